@@ -1,0 +1,33 @@
+"""The ``reglab`` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from reglab._version import __version__
+from reglab.cli._datasets import datasets_command
+from reglab.cli._runs import runs_app
+from reglab.cli._train import train_command
+
+app = typer.Typer(
+    name="reglab",
+    help="Train neural networks with the classical regularizers and see and verify what they do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("train")(train_command)
+app.command("datasets")(datasets_command)
+app.add_typer(runs_app, name="runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reglab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """reglab: regularization you can see and verify."""

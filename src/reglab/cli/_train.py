@@ -1,0 +1,54 @@
+"""``reglab train CONFIG.toml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reglab.cli._common import emit_json, guard, metrics_table, stderr, stdout
+from reglab.config import load_config
+from reglab.store import DEFAULT_OUT
+from reglab.train import Trainer, train
+
+__all__ = ["train_command"]
+
+
+@guard
+def train_command(
+    config: Path = typer.Argument(..., help="TOML config with [data], [model], [train], [[regularizer]]"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key=value (repeatable)"),
+    out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory (runs.db and runs/)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the newest unfinished run of this config"),
+    json_: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Train a model as CONFIG says; store the run, its metrics and checkpoints in OUT."""
+    cfg = load_config(config, set_ or [])
+    trainer = Trainer(cfg)
+    if not quiet:
+        stderr.print(f"training on {trainer.splits.name} ({len(trainer.splits.train)} examples), "
+                     f"device {trainer.device}; penalized: {', '.join(trainer.penalized) or 'nothing'}")
+    with Progress(TextColumn("[bold]epoch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=stderr, disable=quiet, transient=False) as bar:
+        task = bar.add_task("", total=cfg.train.epochs, completed=0)
+
+        def report(epoch: int, total: int, metrics: dict | None) -> None:
+            desc = ""
+            if metrics:
+                err = metrics.get("val_error")
+                desc = f"loss {metrics['train_loss']:.4f}" + (f"  val err {err:.3f}" if err == err else "")
+            bar.update(task, completed=epoch, description=desc)
+
+        result = train(cfg, out=out, resume=resume, progress=report, trainer=trainer)
+    if json_:
+        emit_json(result.to_json())
+        return
+    stdout.print(metrics_table(f"run {result.run_id}: {result.status}", result.final))
+    if result.reason:
+        stdout.print(f"reason: {result.reason}")
+    stdout.print(f"stored in {out / 'runs.db'}; run folder {result.run_dir}")
+    if result.status != "completed":
+        raise typer.Exit(1)

@@ -1,0 +1,158 @@
+"""The one small interface every regularizer implements, and ``chain`` to compose them.
+
+A regularizer is a frozen description (strength, mask). ``bind(model, context)``
+returns a *bound* piece holding the selected parameters and any state; the
+training loop calls, in this order, for each mini-batch::
+
+    loss = data_loss + bound.penalty()      # penalties added to the mean loss
+    loss.backward()
+    bound.pre_step(lr); optimizer.step(); bound.post_step(lr)
+
+``pre_step`` is where decoupled decay lives (torch's AdamW also decays before its
+step), ``post_step`` where proximal steps and projections live (they go last, as in
+optax). ``wrap_model`` lets a piece change the network (dropout) and
+``on_epoch_end`` lets it stop training (early stopping). A chain of pieces is
+itself a piece; the order of the chain is the order of application.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from reglab.regularize._masks import MaskSpec, select_parameters
+
+__all__ = ["Regularizer", "Bound", "BindContext", "Chain", "chain"]
+
+
+@dataclass(frozen=True)
+class BindContext:
+    """What a regularizer may need to know when it is bound to a model.
+
+    ``n_train`` is the training-set size (Nielsen's n); ``generator`` the run's
+    explicit source of randomness.
+    """
+
+    n_train: int = 1
+    generator: torch.Generator | None = None
+
+
+class Bound:
+    """A regularizer bound to a model's parameters. Defaults do nothing."""
+
+    name: str = "regularizer"
+    params: list[tuple[str, nn.Parameter]]
+
+    def __init__(self, params: list[tuple[str, nn.Parameter]] | None = None) -> None:
+        self.params = params or []
+
+    @property
+    def penalized(self) -> list[str]:
+        return [n for n, _ in self.params]
+
+    def penalty(self) -> torch.Tensor | None:
+        """The term added to the mean training loss, or None."""
+        return None
+
+    def pre_step(self, lr: float) -> None:
+        """Called after ``backward`` and before ``optimizer.step()``."""
+
+    def post_step(self, lr: float) -> None:
+        """Called after ``optimizer.step()``."""
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> str | None:
+        """Return a reason to stop training, or None to go on."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "penalized": self.penalized}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (for resuming a run)."""
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """Base of the frozen descriptions; subclasses set ``name`` and implement :meth:`_bind`."""
+
+    mask: MaskSpec = "weights"
+
+    name = "regularizer"
+
+    def bind(self, model: nn.Module, context: BindContext | None = None) -> Bound:
+        bound = self._bind(select_parameters(model, self.mask), context or BindContext())
+        bound.name = self.name
+        return bound
+
+    def wrap_model(self, model: nn.Module, context: BindContext | None = None) -> nn.Module:
+        """Return the model to train (dropout inserts layers); the default returns it unchanged."""
+        return model
+
+    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+        return Bound(params)
+
+
+class BoundChain(Bound):
+    """Bound pieces applied in order."""
+
+    name = "chain"
+
+    def __init__(self, pieces: Sequence[Bound]) -> None:
+        super().__init__([p for piece in pieces for p in piece.params])
+        self.pieces = list(pieces)
+
+    def penalty(self) -> torch.Tensor | None:
+        terms = [t for t in (p.penalty() for p in self.pieces) if t is not None]
+        return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
+
+    def pre_step(self, lr: float) -> None:
+        for piece in self.pieces:
+            piece.pre_step(lr)
+
+    def post_step(self, lr: float) -> None:
+        for piece in self.pieces:
+            piece.post_step(lr)
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> str | None:
+        reasons = [r for r in (p.on_epoch_end(epoch, metrics, model) for p in self.pieces) if r]
+        return "; ".join(reasons) or None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "chain", "pieces": [p.describe() for p in self.pieces]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pieces": [p.state_dict() for p in self.pieces]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for piece, sub in zip(self.pieces, state.get("pieces", [])):
+            piece.load_state_dict(sub)
+
+
+@dataclass(frozen=True)
+class Chain(Regularizer):
+    """Several regularizers applied in order; itself a regularizer."""
+
+    pieces: tuple[Regularizer, ...] = field(default_factory=tuple)
+    name = "chain"
+
+    def bind(self, model: nn.Module, context: BindContext | None = None) -> Bound:
+        return BoundChain([p.bind(model, context) for p in self.pieces])
+
+    def wrap_model(self, model: nn.Module, context: BindContext | None = None) -> nn.Module:
+        for piece in self.pieces:
+            model = piece.wrap_model(model, context)
+        return model
+
+
+def chain(*pieces: Regularizer) -> Chain:
+    """Compose regularizers; order is application order (projections and prox steps last).
+
+    >>> reg = chain(L2(alpha=1e-4), WeightDecay(wd=1e-2))  # doctest: +SKIP
+    """
+    return Chain(pieces=tuple(pieces))

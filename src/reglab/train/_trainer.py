@@ -1,0 +1,171 @@
+"""The training loop: mini-batches, regularizer hooks, per-epoch metrics, divergence.
+
+One epoch, for each mini-batch (drawn by a seeded ``torch.Generator``)::
+
+    loss = C₀(batch) + penalty          # penalty from the regularizer chain
+    loss.backward()
+    reg.pre_step(lr); optimizer.step(); reg.post_step(lr)
+
+All randomness (shuffling, and any regularizer that draws) comes from the one
+generator seeded with ``train.seed``; its state is part of the checkpoint, so a
+resumed run continues with exactly the numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from reglab.config import RunConfig
+from reglab.data import Split, Splits, load_dataset
+from reglab.models import build_model
+from reglab.regularize import BindContext, Regularizer, from_config, select_parameters
+from reglab.train._losses import get_loss
+from reglab.train._metrics import evaluate, weight_stats
+from reglab.train._optim import make_optimizer
+
+__all__ = ["Trainer", "EpochResult", "resolve_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+@dataclass
+class EpochResult:
+    """What one epoch produced: its metrics, or why it diverged, or why training should stop."""
+
+    metrics: dict[str, float] | None
+    diverged: str | None = None
+    stop: str | None = None
+
+
+class Trainer:
+    """Owns the model, optimizer, regularizers, data and generator of one run.
+
+    >>> from reglab.config import parse_config
+    >>> cfg = parse_config({"train": {"epochs": 1}, "regularizer": [{"kind": "l2", "alpha": 1e-3}]})
+    >>> trainer = Trainer(cfg)
+    >>> trainer.run_epoch().metrics["epoch"]
+    1
+    """
+
+    def __init__(self, cfg: RunConfig, *, splits: Splits | None = None, model: nn.Module | None = None,
+                 regularizer: Regularizer | None = None) -> None:
+        self.cfg = cfg
+        tc = cfg.train
+        self.device = resolve_device(tc.device)
+        self.dtype = torch.float64 if tc.dtype == "float64" else torch.float32
+        self.splits = splits or load_dataset(cfg.data)
+        self.classification = self.splits.task == "classification"
+        self.loss_name, self.loss_fn = get_loss(tc.loss, self.splits.task)
+        self.generator = torch.Generator().manual_seed(tc.seed)
+        n_train = len(self.splits.train)
+        if n_train == 0:
+            raise ValueError("the training split is empty")
+        context = BindContext(n_train=n_train, generator=self.generator)
+        reg = regularizer if regularizer is not None else from_config(cfg.regularizer)
+        model = model if model is not None else build_model(
+            cfg.model, self.splits.input_dim, self.splits.output_dim, seed=tc.seed)
+        self.model = reg.wrap_model(model, context).to(device=self.device, dtype=self.dtype)
+        self.reg = reg.bind(self.model, context)
+        self.optimizer = make_optimizer(self.model, tc)
+        self.weights = [p for _, p in select_parameters(self.model, "weights")]
+        self.data = {name: self._to_device(getattr(self.splits, name)) for name in ("train", "val", "test")}
+        self.history: list[dict[str, float]] = []
+
+    def _to_device(self, split: Split) -> Split:
+        y = split.y.to(self.device)
+        return Split(split.x.to(self.device, self.dtype), y if y.dtype == torch.int64 else y.to(self.dtype))
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    @property
+    def penalized(self) -> list[str]:
+        return self.reg.penalized
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def run_epoch(self) -> EpochResult:
+        """Train one epoch, then measure. Stops early on a non-finite loss."""
+        start = time.perf_counter()
+        train = self.data["train"]
+        n, bs = len(train), self.cfg.train.batch_size
+        order = torch.randperm(n, generator=self.generator).to(self.device)
+        self.model.train()
+        losses = []
+        lr = self._lr()
+        for i in range(0, n, bs):
+            idx = order[i : i + bs]
+            self.optimizer.zero_grad(set_to_none=True)
+            data_loss = self.loss_fn(self.model(train.x[idx]), train.y[idx])
+            penalty = self.reg.penalty()
+            loss = data_loss if penalty is None else data_loss + penalty
+            loss.backward()
+            self.reg.pre_step(lr)
+            self.optimizer.step()
+            self.reg.post_step(lr)
+            losses.append(loss.detach())
+        step_losses = torch.stack(losses)
+        bad = (~torch.isfinite(step_losses)).nonzero()
+        epoch = self.epoch + 1
+        if len(bad):
+            step = int(bad[0]) + 1
+            value = float(step_losses[step - 1])
+            return EpochResult(None, diverged=(
+                f"non-finite training loss ({value}) at epoch {epoch}, step {step} of {len(losses)} "
+                f"(lr = {lr}); try a smaller train.lr"))
+        metrics = self.measure(epoch)
+        metrics["step_loss"] = float(step_losses.double().mean())
+        metrics["epoch_time"] = time.perf_counter() - start
+        if not all(math.isfinite(metrics[k]) for k in ("train_loss", "weight_norm")):
+            return EpochResult(None, diverged=f"non-finite parameters or loss after epoch {epoch} (lr = {lr})")
+        self.history.append(metrics)
+        stop = self.reg.on_epoch_end(epoch, metrics, self.model)
+        return EpochResult(metrics, stop=stop)
+
+    def measure(self, epoch: int) -> dict[str, float]:
+        """Losses and errors on every split, penalty, ‖w‖₂ and sparsity of the weights."""
+        self.model.eval()
+        out: dict[str, Any] = {"epoch": epoch}
+        for name, split in self.data.items():
+            out[f"{name}_loss"], out[f"{name}_error"] = evaluate(
+                self.model, split, self.loss_fn, classification=self.classification)
+        with torch.no_grad():
+            penalty = self.reg.penalty()
+        out["penalty"] = float(penalty) if penalty is not None else 0.0
+        out["objective"] = out["train_loss"] + out["penalty"]
+        out["weight_norm"], out["sparsity"] = weight_stats(self.weights)
+        gap_key = "error" if self.classification else "loss"
+        out["gap"] = out[f"test_{gap_key}"] - out[f"train_{gap_key}"]
+        out["lr"] = self._lr()
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "regularizer": self.reg.state_dict(),
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.reg.load_state_dict(state["regularizer"])
+        self.history = list(state["history"])
