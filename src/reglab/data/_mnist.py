@@ -101,10 +101,12 @@ def _data_dir(data_dir: str | os.PathLike | None) -> Path:
 
 
 def load_mnist_full(
-    data_dir: str | os.PathLike | None = None, *, val_size: int = 10_000, seed: int = 0, verify: bool = True,
+    data_dir: str | os.PathLike | None = None, *, val_size: int | None = None, seed: int = 0, verify: bool = True,
     n_train: int | None = None,
 ) -> Splits:
     """The standard MNIST from IDX files: 50,000 train / 10,000 validation (seeded) / 10,000 test.
+
+    ``val_size`` defaults to 10,000 (or a sixth of the training file when it is smaller).
 
     Checksums: a ``.gz`` file must match the MD5 published with the file; an
     uncompressed t10k file must match the MD5 of the official content. Pass
@@ -124,6 +126,8 @@ def load_mnist_full(
     for name, x, y in (("train", x_tr, y_tr), ("t10k", x_te, y_te)):
         if x.ndim != 3 or x.shape[0] != y.shape[0] or y.ndim != 1 or (y.size and y.max() > 9):
             raise DataError(f"mnist-full: {name} files have inconsistent shapes {x.shape} / {y.shape} or labels")
+    if val_size is None:
+        val_size = min(10_000, len(x_tr) // 6)
     if not 0 < val_size < len(x_tr):
         raise DataError(f"mnist-full: val_size must be between 1 and {len(x_tr) - 1}, got {val_size}")
     order = np.random.default_rng(seed).permutation(len(x_tr))

@@ -67,6 +67,10 @@ class Bound:
         """Return a reason to stop training, or None to go on."""
         return None
 
+    def on_train_end(self, model: nn.Module) -> dict[str, Any] | None:
+        """Called once when training ends; may change the weights (restore the best) and say so."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "penalized": self.penalized}
 
@@ -122,6 +126,10 @@ class BoundChain(Bound):
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> str | None:
         reasons = [r for r in (p.on_epoch_end(epoch, metrics, model) for p in self.pieces) if r]
         return "; ".join(reasons) or None
+
+    def on_train_end(self, model: nn.Module) -> dict[str, Any] | None:
+        notes = [n for n in (p.on_train_end(model) for p in self.pieces) if n]
+        return {k: v for n in notes for k, v in n.items()} or None
 
     def describe(self) -> dict[str, Any]:
         return {"name": "chain", "pieces": [p.describe() for p in self.pieces]}

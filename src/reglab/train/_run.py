@@ -129,7 +129,10 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
             store.finish(run_id, "failed", f"{type(exc).__name__}: {exc}", _final(trainer.history),
                          time.perf_counter() - start)
         raise
-    final = _final(trainer.history)
+    note = trainer.finish() if status == "completed" else None
+    final = _final([trainer.final_override] if trainer.final_override else trainer.history)
+    if note:
+        final.update({k: v for k, v in note.items() if k not in final})
     if store is not None:
         store.finish(run_id, status, reason, final, time.perf_counter() - start)
     return RunResult(run_id, status, reason, final, trainer.history, trainer.penalized, chash,

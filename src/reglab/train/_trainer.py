@@ -83,6 +83,7 @@ class Trainer:
         self.weights = [p for _, p in select_parameters(self.model, "weights")]
         self.data = {name: self._to_device(getattr(self.splits, name)) for name in ("train", "val", "test")}
         self.history: list[dict[str, float]] = []
+        self.final_override: dict[str, Any] | None = None
 
     def _to_device(self, split: Split) -> Split:
         y = split.y.to(self.device)
@@ -153,6 +154,17 @@ class Trainer:
         out["gap"] = out[f"test_{gap_key}"] - out[f"train_{gap_key}"]
         out["lr"] = self._lr()
         return out
+
+    def finish(self) -> dict[str, Any] | None:
+        """End of training: let regularizers act (early stopping restores the best weights).
+
+        When they changed the weights, the model is measured again and that measurement
+        (tagged ``restored``) becomes the run's final metrics.
+        """
+        note = self.reg.on_train_end(self.model)
+        if note:
+            self.final_override = {**self.measure(self.epoch), **note}
+        return note
 
     def state_dict(self) -> dict[str, Any]:
         return {
