@@ -1,9 +1,16 @@
 """Run configuration: pydantic models, TOML loading, ``--set`` overrides, hashing."""
 
 from reglab.config._load import apply_overrides, config_hash, config_to_toml, load_config, parse_config
+from reglab.config._sections import AugmentConfig, VerifyConfig
 from reglab.config._schema import (
     DataConfig,
+    DropoutConfig,
+    EarlyStoppingConfig,
+    L1Config,
+    L1ProxConfig,
+    L2BallConfig,
     L2Config,
+    MaxNormConfig,
     ModelConfig,
     RegularizerConfig,
     RunConfig,
@@ -12,6 +19,8 @@ from reglab.config._schema import (
 )
 
 __all__ = [
+    "AugmentConfig",
+    "VerifyConfig",
     "RunConfig",
     "DataConfig",
     "ModelConfig",
@@ -19,6 +28,12 @@ __all__ = [
     "RegularizerConfig",
     "L2Config",
     "WeightDecayConfig",
+    "L1Config",
+    "L1ProxConfig",
+    "L2BallConfig",
+    "MaxNormConfig",
+    "DropoutConfig",
+    "EarlyStoppingConfig",
     "load_config",
     "parse_config",
     "apply_overrides",

@@ -15,7 +15,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from reglab.config._sections import AugmentConfig, VerifyConfig
 
 __all__ = [
     "DataConfig",
@@ -23,6 +34,12 @@ __all__ = [
     "TrainConfig",
     "L2Config",
     "WeightDecayConfig",
+    "L1Config",
+    "L1ProxConfig",
+    "L2BallConfig",
+    "MaxNormConfig",
+    "DropoutConfig",
+    "EarlyStoppingConfig",
     "RegularizerConfig",
     "RunConfig",
 ]
@@ -138,7 +155,84 @@ class WeightDecayConfig(_RegBase):
     wd: float = Field(ge=0.0, description="decay per unit learning rate: each step multiplies w by (1 − η·wd)")
 
 
-RegularizerConfig = Annotated[Union[L2Config, WeightDecayConfig], Field(discriminator="kind")]
+class L1Config(_RegBase):
+    """L1 penalty in the loss: C = C₀ + α‖w‖₁ on the mean loss C₀, minimized by its subgradient."""
+
+    kind: Literal["l1"]
+    alpha: float = Field(ge=0.0, description="strength on the mean loss")
+    convention: Literal["reglab", "nielsen"] = Field(
+        "reglab", description="nielsen: alpha is Nielsen's λ on C₀ + (λ/n)‖w‖₁, converted with n = training size"
+    )
+
+
+class L1ProxConfig(_RegBase):
+    """Proximal L1: after each step w ← sign(w)·max(|w| − ηα, 0); exact zeros. Same α as ``l1``."""
+
+    kind: Literal["l1_prox"]
+    alpha: float = Field(ge=0.0, description="strength on the mean loss; the threshold per step is lr·alpha")
+    convention: Literal["reglab", "nielsen"] = Field(
+        "reglab", description="nielsen: alpha is Nielsen's λ on C₀ + (λ/n)‖w‖₁, converted with n = training size"
+    )
+
+
+class L2BallConfig(_RegBase):
+    """Projection after each step onto the ball ‖w‖₂ ≤ radius (the masked tensors jointly)."""
+
+    kind: Literal["l2_ball"]
+    radius: float = Field(gt=0.0, description="k in ‖w‖₂ ≤ k; inf means no constraint")
+
+
+class MaxNormConfig(_RegBase):
+    """Max-norm: after each step every unit's incoming weight vector is rescaled to norm ≤ max_norm."""
+
+    kind: Literal["max_norm"]
+    max_norm: float = Field(gt=0.0, description="c in ‖w_unit‖₂ ≤ c (Srivastava et al.: 3-4); inf means none")
+
+
+_Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class DropoutConfig(_Frozen):
+    """Dropout after each hidden activation of the MLP (and optionally on the inputs)."""
+
+    kind: Literal["dropout"]
+    p: Union[_Probability, list[_Probability]] = Field(
+        0.5, description="drop probability of hidden units: one number, or a list with one per hidden layer"
+    )
+    input_p: _Probability = Field(0.0, description="drop probability of the input units")
+    mode: Literal["inverted", "halving"] = Field(
+        "inverted", description="inverted: per-example masks scaled by 1/(1-p); "
+        "halving: Nielsen's one mask per mini-batch, activations × (1-p) at test time"
+    )
+
+    @field_validator("p", mode="wrap")
+    @classmethod
+    def _one_error_for_p(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        # without this, the union reports one error per branch ("p.float", "p.list[...]")
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "dropout_p", "must be a number in [0, 1) or a list of such numbers, one per hidden layer"
+            ) from None
+
+
+class EarlyStoppingConfig(_Frozen):
+    """Stop when the validation metric has not improved for ``patience`` epochs; restore the best weights."""
+
+    kind: Literal["early_stopping"]
+    monitor: Literal["val_loss", "val_error"] = "val_loss"
+    patience: int = Field(5, ge=0, description="epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, description="an improvement must lower the metric by more than this")
+    mode: Literal["min"] = "min"
+    restore_best: bool = Field(True, description="load the weights of the best epoch when training ends")
+
+
+RegularizerConfig = Annotated[
+    Union[L2Config, WeightDecayConfig, L1Config, L1ProxConfig, L2BallConfig, MaxNormConfig, DropoutConfig,
+          EarlyStoppingConfig],
+    Field(discriminator="kind"),
+]
 
 
 class RunConfig(_Frozen):
@@ -149,6 +243,8 @@ class RunConfig(_Frozen):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     regularizer: list[RegularizerConfig] = Field(default_factory=list)
+    augment: AugmentConfig | None = None
+    verify: VerifyConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "RunConfig":

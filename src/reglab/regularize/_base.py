@@ -57,6 +57,13 @@ class Bound:
         """The term added to the mean training loss, or None."""
         return None
 
+    def penalty_value(self) -> torch.Tensor | None:
+        """The penalty to report in metrics (objective = C₀ + this); by default the loss term.
+
+        Pieces that act outside the loss (the L1 proximal step) report their penalty here.
+        """
+        return self.penalty()
+
     def pre_step(self, lr: float) -> None:
         """Called after ``backward`` and before ``optimizer.step()``."""
 
@@ -113,6 +120,10 @@ class BoundChain(Bound):
 
     def penalty(self) -> torch.Tensor | None:
         terms = [t for t in (p.penalty() for p in self.pieces) if t is not None]
+        return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
+
+    def penalty_value(self) -> torch.Tensor | None:
+        terms = [t for t in (p.penalty_value() for p in self.pieces) if t is not None]
         return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
 
     def pre_step(self, lr: float) -> None:

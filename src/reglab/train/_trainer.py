@@ -82,8 +82,33 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, tc)
         self.weights = [p for _, p in select_parameters(self.model, "weights")]
         self.data = {name: self._to_device(getattr(self.splits, name)) for name in ("train", "val", "test")}
+        self.fit_split = self.data["train"]  # what the optimizer sees; metrics use the original splits
+        self.augmenter, self.aug_generator = self._augmentation()
         self.history: list[dict[str, float]] = []
         self.final_override: dict[str, Any] | None = None
+
+    def _augmentation(self) -> tuple[Any, torch.Generator | None]:
+        """Offline: expand the training split once. Online: return the per-batch augmenter.
+
+        Augmentation draws from its own generator (seeded ``train.seed + 1``, on the
+        data's device, checkpointed), so turning it on does not change the shuffling.
+        """
+        acfg = getattr(self.cfg, "augment", None)
+        if acfg is None:
+            return None, None
+        if self.splits.image_shape is None:
+            raise ValueError(f"[augment] needs an image data set; {self.splits.name!r} is not one")
+        from reglab.data.augment import Augmenter
+
+        augmenter = Augmenter(rotation=acfg.rotation, translation=acfg.translation, skew=acfg.skew,
+                              elastic_alpha=acfg.elastic_alpha, elastic_sigma=acfg.elastic_sigma,
+                              probability=acfg.probability)
+        generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed + 1)
+        if acfg.mode == "offline":
+            train = self.data["train"]
+            self.fit_split = Split(*augmenter.expand(train.x, train.y, acfg.copies, generator))
+            return None, None
+        return augmenter, generator
 
     def _to_device(self, split: Split) -> Split:
         y = split.y.to(self.device)
@@ -103,7 +128,7 @@ class Trainer:
     def run_epoch(self) -> EpochResult:
         """Train one epoch, then measure. Stops early on a non-finite loss."""
         start = time.perf_counter()
-        train = self.data["train"]
+        train = self.fit_split
         n, bs = len(train), self.cfg.train.batch_size
         order = torch.randperm(n, generator=self.generator).to(self.device)
         self.model.train()
@@ -112,7 +137,10 @@ class Trainer:
         for i in range(0, n, bs):
             idx = order[i : i + bs]
             self.optimizer.zero_grad(set_to_none=True)
-            data_loss = self.loss_fn(self.model(train.x[idx]), train.y[idx])
+            xb = train.x[idx]
+            if self.augmenter is not None:
+                xb = self.augmenter(xb, self.aug_generator)
+            data_loss = self.loss_fn(self.model(xb), train.y[idx])
             penalty = self.reg.penalty()
             loss = data_loss if penalty is None else data_loss + penalty
             loss.backward()
@@ -146,7 +174,7 @@ class Trainer:
             out[f"{name}_loss"], out[f"{name}_error"] = evaluate(
                 self.model, split, self.loss_fn, classification=self.classification)
         with torch.no_grad():
-            penalty = self.reg.penalty()
+            penalty = self.reg.penalty_value()
         out["penalty"] = float(penalty) if penalty is not None else 0.0
         out["objective"] = out["train_loss"] + out["penalty"]
         out["weight_norm"], out["sparsity"] = weight_stats(self.weights)
@@ -171,6 +199,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "aug_generator": self.aug_generator.get_state() if self.aug_generator is not None else None,
             "regularizer": self.reg.state_dict(),
             "history": self.history,
         }
@@ -179,5 +208,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        if self.aug_generator is not None and state.get("aug_generator") is not None:
+            self.aug_generator.set_state(state["aug_generator"])
         self.reg.load_state_dict(state["regularizer"])
         self.history = list(state["history"])
