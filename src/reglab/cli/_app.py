@@ -6,6 +6,7 @@ import typer
 
 from reglab._version import __version__
 from reglab.cli._datasets import datasets_command
+from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
 from reglab.cli._runs import runs_app
 from reglab.cli._train import train_command
 
@@ -19,6 +20,10 @@ app = typer.Typer(
 app.command("train")(train_command)
 app.command("datasets")(datasets_command)
 app.add_typer(runs_app, name="runs")
+app.add_typer(lambda_app, name="lambda")
+app.command("backprop-check")(backprop_check_command)
+app.command("verify")(verify_command)
+app.command("hessian")(hessian_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,142 @@
+"""``reglab lambda``, ``reglab backprop-check``, ``reglab verify``, ``reglab hessian``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from reglab.cli._common import emit_json, fmt, guard, stderr, stdout
+from reglab.store import DEFAULT_OUT
+
+lambda_app = typer.Typer(help="Convert a regularization strength between conventions.", no_args_is_help=True)
+
+
+@lambda_app.command("convert")
+@guard
+def lambda_convert(
+    value: float = typer.Option(..., "--value", help="the strength to convert"),
+    from_: str = typer.Option(..., "--from", help="convention of --value (see 'reglab lambda list')"),
+    to: str = typer.Option("reglab", "--to", help="target convention"),
+    n: Optional[int] = typer.Option(None, "--n", help="number of training examples (nielsen, sklearn)"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="learning rate (loshchilov-hutter)"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Convert VALUE from one convention to another, e.g. Nielsen's λ to torch's weight_decay."""
+    from reglab.regularize.conventions import convert
+
+    result = convert(value, from_, to, n=n, lr=lr)
+    if json_:
+        emit_json({"value": result, "from": from_, "to": to, "input": value, "n": n, "lr": lr})
+    else:
+        stdout.print(f"{value:g} ({from_}) = {result:.10g} ({to})")
+
+
+@lambda_app.command("list")
+@guard
+def lambda_list(json_: bool = typer.Option(False, "--json")) -> None:
+    """List the conventions and what each number multiplies."""
+    from reglab.regularize.conventions import CONVENTIONS
+
+    if json_:
+        emit_json({"conventions": dict(CONVENTIONS)})
+        return
+    table = Table(title="strength conventions (reglab α: penalty (α/2)‖w‖² on the mean loss)")
+    table.add_column("name")
+    table.add_column("meaning")
+    for name, text in CONVENTIONS.items():
+        table.add_row(name, str(text))
+    stdout.print(table)
+
+
+@guard
+def backprop_check_command(seed: int = typer.Option(0, "--seed"), json_: bool = typer.Option(False, "--json")) -> None:
+    """Compare the notes' NumPy backprop (BP1–BP4) with torch autograd and with reglab's training step."""
+    from reglab.verify import full_backprop_check
+
+    result = full_backprop_check(seed)
+    if json_:
+        emit_json(result)
+    else:
+        stdout.print(f"gradients: max relative difference to autograd (float64) = {result['max_rel_diff']:.3g} "
+                     f"over {len(result['cases'])} random networks")
+        stdout.print(f"one SGD epoch with L2: max |Δparameter| reference vs reglab = {result['epoch_max_abs_diff']:.3g}")
+        stdout.print("[green]passed[/]" if result["passed"] else "[red]FAILED[/]")
+    if not result["passed"]:
+        raise typer.Exit(1)
+
+
+@guard
+def verify_command(
+    config: Path = typer.Argument(..., help="TOML run config (its [verify] table gives defaults)"),
+    alpha: Optional[list[float]] = typer.Option(None, "--alpha", help="strengths α (on the mean loss); repeatable"),
+    penalty: Optional[str] = typer.Option(None, "--penalty", help="l2 or l1"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="relative error under which it 'holds'"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key=value"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Predict w̃(α) from the Hessian at w* (the notes' formula), train to w̃(α), and compare."""
+    from reglab.config import load_config
+    from reglab.verify import verify_config
+
+    cfg = load_config(config, set_ or [])
+    stderr.print("fitting the unregularized and regularized minimizers (full-batch, float64)…")
+    report = verify_config(cfg, alphas=alpha or None, penalty=penalty, threshold=threshold)
+    if json_:
+        emit_json(report.to_json())
+        return
+    table = Table(title=f"verify {config.name}: {report.penalty.upper()}, {report.n_penalized} penalized of "
+                        f"{report.n_parameters} parameters; minimizer {report.minimizer}")
+    cols = ["α", "rel. error", "cosine", "‖w̃‖ trained", "‖w̃‖ predicted"]
+    cols += ["zeros pred/trained"] if report.penalty == "l1" else ["eff. params", "max |Δshrink|"]
+    cols += ["holds"]
+    for c in cols:
+        table.add_column(c, justify="right")
+    for c in report.cases:
+        row = [fmt(c.alpha), f"{c.rel_err:.2e}", f"{c.cosine:.6f}", fmt(c.norm_trained), fmt(c.norm_predicted)]
+        row += ([f"{c.zeros_predicted}/{c.zeros_trained}"] if report.penalty == "l1"
+                else [fmt(c.effective_parameters), fmt(c.shrink_max_abs_diff)])
+        row += ["yes" if c.holds else "no"]
+        table.add_row(*row)
+    stdout.print(table)
+    for note in report.notes:
+        stdout.print(f"note: {note}")
+    stdout.print(f"verdict: {report.verdict}")
+
+
+@guard
+def hessian_command(
+    run: str = typer.Argument(..., help="run id (or prefix) in --out, or a run folder"),
+    out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory"),
+    top: int = typer.Option(5, "--top", min=0, help="largest eigenvalues"),
+    bottom: int = typer.Option(0, "--bottom", min=0, help="smallest eigenvalues"),
+    trace_: bool = typer.Option(False, "--trace", help="trace by Hutch++ (exact when small)"),
+    density: bool = typer.Option(False, "--density", help="spectral density by stochastic Lanczos quadrature"),
+    params: str = typer.Option("all", "--params", help="all | weights"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Hessian of the mean training loss of a stored run: eigenvalues, trace, density."""
+    from reglab.analysis import stored_hessian_summary
+
+    if params not in ("all", "weights"):
+        raise ValueError(f"--params must be 'all' or 'weights', got {params!r}")
+    summary = stored_hessian_summary(run, out, top=top, bottom=bottom, with_trace=trace_, with_density=density,
+                                     params=params)
+    if json_:
+        emit_json(summary)
+        return
+    stdout.print(f"run {summary['run_id']}: Hessian of the mean {summary['loss']} over {summary['n_train']} "
+                 f"examples, {summary['n_parameters']} parameters ({params})")
+    for key in ("top", "bottom"):
+        if key in summary:
+            part = summary[key]
+            vals = ", ".join(f"{v:.5g}" for v in part["eigenvalues"])
+            stdout.print(f"{key} eigenvalues: {vals}  (max residual {max(part['residual_norms']):.2e}, "
+                         f"{part['num_matvecs']} HVPs, {part['method']})")
+    if "trace" in summary:
+        t = summary["trace"]
+        stdout.print(f"trace: {t['estimate']:.6g} ± {t['stderr']:.2g} ({t['method']}, {t['num_matvecs']} HVPs)")
+    if "density" in summary:
+        stdout.print(f"density: {len(summary['density']['grid'])} grid points (use --json for the values)")

@@ -1,0 +1,89 @@
+"""``reglab lambda``, ``backprop-check``, ``verify`` and ``hessian`` as a user runs them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.func import functional_call
+
+REGLAB = [sys.executable, "-m", "reglab"]
+
+
+def run(*args, check=True):
+    proc = subprocess.run([*REGLAB, *args], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "COLUMNS": "200"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
+    return proc
+
+
+def test_lambda_convert_nielsen_to_torch():
+    doc = json.loads(run("lambda", "convert", "--from", "nielsen", "--to", "torch", "--value", "5", "--n", "50000",
+                         "--json").stdout)
+    assert doc["value"] == pytest.approx(5 / 50000)
+
+
+def test_lambda_convert_errors_name_the_problem():
+    proc = run("lambda", "convert", "--from", "nielsen", "--to", "torch", "--value", "5", check=False)
+    assert proc.returncode == 2 and "n" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("lambda", "convert", "--from", "keras", "--value", "5", check=False)
+    assert proc.returncode == 2 and "nielsen" in proc.stderr
+
+
+def test_backprop_check_json():
+    doc = json.loads(run("backprop-check", "--json").stdout)
+    assert doc["max_rel_diff"] <= 1e-10
+    assert doc["epoch_max_abs_diff"] <= 1e-10
+    assert doc["passed"] is True and len(doc["cases"]) >= 4
+
+
+def test_verify_linreg_example(repo_root):
+    doc = json.loads(run("verify", f"{repo_root}/examples/verify_linreg.toml", "--alpha", "0.01", "--alpha", "0.1",
+                         "--alpha", "1", "--alpha", "10", "--json").stdout)
+    assert [c["alpha"] for c in doc["cases"]] == [0.01, 0.1, 1.0, 10.0]
+    for case in doc["cases"]:
+        assert case["rel_err"] <= 1e-8
+        assert case["effective_parameters"] == pytest.approx(case["effective_parameters_trace"], rel=1e-9)
+
+
+def test_verify_lasso_example(repo_root):
+    doc = json.loads(run("verify", f"{repo_root}/examples/verify_lasso_whitened.toml", "--json").stdout)
+    assert doc["penalty"] == "l1"
+    assert all(c["rel_err"] <= 1e-6 and c["zero_pattern_match"] for c in doc["cases"])
+    assert doc["cases"][-1]["zeros_trained"] > 0
+
+
+def test_hessian_of_a_stored_run_matches_a_dense_float64_hessian(tmp_path, repo_root):
+    out = json.loads(run("train", f"{repo_root}/examples/digits_l2.toml", "--set", "train.epochs=2",
+                         "--set", "model.hidden=[4]", "--set", "data.n_train=100", "--json", "--quiet",
+                         "--out", str(tmp_path)).stdout)
+    doc = json.loads(run("hessian", out["run_id"], "--out", str(tmp_path), "--top", "3", "--bottom", "2",
+                         "--trace", "--density", "--json").stdout)
+    from reglab.analysis import load_run_model
+
+    _, trainer = load_run_model(out["run_id"], tmp_path)
+    model = trainer.model.double()
+    x, y = trainer.data["train"].x.double(), trainer.data["train"].y
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def loss(w):
+        params, i = {}, 0
+        for n, s in zip(names, shapes):
+            params[n] = w[i : i + s.numel()].view(s)
+            i += s.numel()
+        return torch.nn.functional.cross_entropy(functional_call(model, params, (x,)), y)
+
+    dense = torch.func.jacrev(torch.func.jacrev(loss))(flat)
+    values = torch.linalg.eigvalsh((dense + dense.T) / 2)
+    assert doc["n_parameters"] == flat.numel()
+    torch.testing.assert_close(torch.tensor(doc["top"]["eigenvalues"], dtype=torch.float64),
+                               values.flip(0)[:3], rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(torch.tensor(doc["bottom"]["eigenvalues"], dtype=torch.float64),
+                               values[:2], rtol=1e-6, atol=1e-8)
+    assert doc["trace"]["estimate"] == pytest.approx(float(values.sum()), rel=1e-6, abs=1e-8)
+    assert len(doc["density"]["grid"]) == len(doc["density"]["density"])
