@@ -6,6 +6,7 @@ import typer
 
 from reglab._version import __version__
 from reglab.cli._datasets import datasets_command
+from reglab.cli._experiments import demo_command, experiment_command, report_command
 from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
 from reglab.cli._runs import runs_app
 from reglab.cli._train import train_command
@@ -24,6 +25,9 @@ app.add_typer(lambda_app, name="lambda")
 app.command("backprop-check")(backprop_check_command)
 app.command("verify")(verify_command)
 app.command("hessian")(hessian_command)
+app.command("experiment")(experiment_command)
+app.command("report")(report_command)
+app.command("demo")(demo_command)
 
 
 def _version(value: bool) -> None:

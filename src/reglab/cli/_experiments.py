@@ -1,0 +1,114 @@
+"""``reglab experiment``, ``reglab report`` and ``reglab demo``."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from reglab.cli._common import emit_json, guard, stderr, stdout
+from reglab.store import DEFAULT_OUT
+
+DEMO_EXPERIMENTS = ("ridge-geometry", "lasso-geometry", "penalty-vs-constraint", "polynomial-degree",
+                    "mnist-weight-decay")
+
+
+def _print_result(doc: dict) -> None:
+    stdout.print(f"[bold]{doc['title']}[/]  ({doc['name']}, {doc['source']}, {doc['seconds']:.1f} s)")
+    for t in doc["tables"]:
+        table = Table(title=t["title"])
+        for c in t["columns"]:
+            table.add_column(str(c), justify="right")
+        for row in t["rows"]:
+            table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        stdout.print(table)
+    stdout.print(f"[italic]{doc['reading']}[/]")
+
+
+def _list(json_: bool) -> None:
+    from reglab.experiments import EXPERIMENTS
+
+    if json_:
+        emit_json({"experiments": [{"name": e.name, "title": e.title, "source": e.source,
+                                    "description": e.description} for e in EXPERIMENTS.values()]})
+        return
+    table = Table(title="built-in experiments (reglab experiment NAME [--quick])")
+    for col in ("name", "from", "what"):
+        table.add_column(col)
+    for e in EXPERIMENTS.values():
+        table.add_row(e.name, e.source, e.description)
+    stdout.print(table)
+
+
+@guard
+def experiment_command(
+    name: Optional[str] = typer.Argument(None, help="experiment name (see --list)"),
+    list_: bool = typer.Option(False, "--list", help="list the built-in experiments"),
+    quick: bool = typer.Option(False, "--quick", help="a reduced version (well under a minute)"),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="repeat over this many seeds"),
+    out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory"),
+    json_: bool = typer.Option(False, "--json", help="print the summary as one JSON document"),
+) -> None:
+    """Run one of the lecture notes' experiments: runs, figures (PNG, SVG) and summary.json in OUT."""
+    from reglab.experiments import run_experiment
+
+    if list_ or name is None:
+        _list(json_)
+        return
+    with stderr.status(f"running {name}{' (quick)' if quick else ''}…") as status:
+        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=lambda m: status.update(f"{name}: {m}"))
+    stderr.print(f"wrote {out / 'experiments' / name / 'summary.json'} and {len(doc['figures'])} figure files")
+    if json_:
+        emit_json(doc)
+    else:
+        _print_result(doc)
+
+
+@guard
+def report_command(
+    directory: Path = typer.Argument(Path(DEFAULT_OUT), help="results directory holding experiments/"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file (default DIR/report.html)"),
+    open_: bool = typer.Option(False, "--open", help="open the report in a browser"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write one self-contained HTML page with every experiment found in DIRECTORY."""
+    from reglab.report import build_report, collect_experiments
+
+    path = build_report(directory, output)
+    names = [e["name"] for e in collect_experiments(directory)]
+    if json_:
+        emit_json({"report": str(path), "experiments": names})
+    else:
+        stdout.print(f"report with {len(names)} experiments: {path}")
+    if open_:
+        webbrowser.open(path.resolve().as_uri())
+
+
+@guard
+def demo_command(
+    out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory"),
+    open_: bool = typer.Option(False, "--open", help="open the report in a browser"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """A guided tour: quick versions of a few experiments, then the HTML report."""
+    from reglab.experiments import run_experiment
+    from reglab.report import build_report
+
+    docs = []
+    for i, name in enumerate(DEMO_EXPERIMENTS, 1):
+        stderr.rule(f"[{i}/{len(DEMO_EXPERIMENTS)}] {name}")
+        with stderr.status(f"running {name} (quick)…") as status:
+            doc = run_experiment(name, out, quick=True, log=lambda m, n=name: status.update(f"{n}: {m}"))
+        docs.append(doc)
+        stderr.print(f"[bold]{doc['title']}[/]\n{doc['reading']}\n", highlight=False)
+    path = build_report(out)
+    if json_:
+        emit_json({"report": str(path), "experiments": [{"name": d["name"], "reading": d["reading"],
+                                                          "figures": d["figures"]} for d in docs]})
+    else:
+        stdout.print(f"demo done: open {path} (or run 'reglab report {out} --open')")
+    if open_:
+        webbrowser.open(path.resolve().as_uri())
