@@ -41,8 +41,8 @@ def test_backprop_check_json():
 
 
 def test_verify_linreg_example(repo_root):
-    doc = json.loads(run("verify", f"{repo_root}/examples/verify_linreg.toml", "--alpha", "0.01", "--alpha", "0.1",
-                         "--alpha", "1", "--alpha", "10", "--json").stdout)
+    doc = json.loads(run("verify", f"{repo_root}/examples/verify_linreg.toml", "--alpha", "0.01", "0.1", "1", "10",
+                         "--json").stdout)
     assert [c["alpha"] for c in doc["cases"]] == [0.01, 0.1, 1.0, 10.0]
     for case in doc["cases"]:
         assert case["rel_err"] <= 1e-8

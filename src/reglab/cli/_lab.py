@@ -71,7 +71,9 @@ def backprop_check_command(seed: int = typer.Option(0, "--seed"), json_: bool = 
 @guard
 def verify_command(
     config: Path = typer.Argument(..., help="TOML run config (its [verify] table gives defaults)"),
-    alpha: Optional[list[float]] = typer.Option(None, "--alpha", help="strengths α (on the mean loss); repeatable"),
+    more_alphas: Optional[list[float]] = typer.Argument(None, metavar="[A ...]",
+                                                        help="further strengths after --alpha: --alpha 0.01 0.1 1"),
+    alpha: Optional[list[float]] = typer.Option(None, "--alpha", help="strengths α (on the mean loss)"),
     penalty: Optional[str] = typer.Option(None, "--penalty", help="l2 or l1"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="relative error under which it 'holds'"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key=value"),
@@ -81,9 +83,12 @@ def verify_command(
     from reglab.config import load_config
     from reglab.verify import verify_config
 
+    if more_alphas and not alpha:
+        raise ValueError(f"unexpected values {more_alphas}: give strengths as --alpha A [A ...]")
+    alphas = [*(alpha or []), *(more_alphas or [])]
     cfg = load_config(config, set_ or [])
     stderr.print("fitting the unregularized and regularized minimizers (full-batch, float64)…")
-    report = verify_config(cfg, alphas=alpha or None, penalty=penalty, threshold=threshold)
+    report = verify_config(cfg, alphas=alphas or None, penalty=penalty, threshold=threshold)
     if json_:
         emit_json(report.to_json())
         return

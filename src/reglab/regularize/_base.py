@@ -4,8 +4,8 @@ A regularizer is a frozen description (strength, mask). ``bind(model, context)``
 returns a *bound* piece holding the selected parameters and any state; the
 training loop calls, in this order, for each mini-batch::
 
-    loss = data_loss + bound.penalty()      # penalties added to the mean loss
-    loss.backward()
+    loss = data_loss + bound.loss_penalty() # penalties added to the mean loss
+    loss.backward(); bound.add_penalty_grad()   # or their closed-form gradient (L2)
     bound.pre_step(lr); optimizer.step(); bound.post_step(lr)
 
 ``pre_step`` is where decoupled decay lives (torch's AdamW also decays before its
@@ -64,6 +64,18 @@ class Bound:
         """
         return self.penalty()
 
+    def loss_penalty(self) -> torch.Tensor | None:
+        """The part of the penalty the training loop adds to the loss for autograd.
+
+        By default all of it. A piece whose gradient has a closed form (L2: ∇ = αw)
+        returns None here and adds that gradient in :meth:`add_penalty_grad` instead:
+        the same update, without an autograd graph over every weight at every step.
+        """
+        return self.penalty()
+
+    def add_penalty_grad(self) -> None:
+        """Called right after ``backward``: add the closed-form penalty gradient to ``.grad``."""
+
     def pre_step(self, lr: float) -> None:
         """Called after ``backward`` and before ``optimizer.step()``."""
 
@@ -119,12 +131,17 @@ class BoundChain(Bound):
         self.pieces = list(pieces)
 
     def penalty(self) -> torch.Tensor | None:
-        terms = [t for t in (p.penalty() for p in self.pieces) if t is not None]
-        return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
+        return _sum(p.penalty() for p in self.pieces)
 
     def penalty_value(self) -> torch.Tensor | None:
-        terms = [t for t in (p.penalty_value() for p in self.pieces) if t is not None]
-        return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
+        return _sum(p.penalty_value() for p in self.pieces)
+
+    def loss_penalty(self) -> torch.Tensor | None:
+        return _sum(p.loss_penalty() for p in self.pieces)
+
+    def add_penalty_grad(self) -> None:
+        for piece in self.pieces:
+            piece.add_penalty_grad()
 
     def pre_step(self, lr: float) -> None:
         for piece in self.pieces:
@@ -151,6 +168,11 @@ class BoundChain(Bound):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for piece, sub in zip(self.pieces, state.get("pieces", [])):
             piece.load_state_dict(sub)
+
+
+def _sum(values: Any) -> torch.Tensor | None:
+    terms = [t for t in values if t is not None]
+    return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
 
 
 @dataclass(frozen=True)

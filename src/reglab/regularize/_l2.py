@@ -33,6 +33,20 @@ class _BoundL2(Bound):
             return None
         return 0.5 * self.alpha * torch.stack([p.pow(2).sum() for _, p in self.params]).sum()
 
+    def loss_penalty(self) -> torch.Tensor | None:
+        return None  # the gradient αw is added directly, see add_penalty_grad
+
+    def add_penalty_grad(self) -> None:
+        """∇[(α/2)‖w‖²] = αw, added to each weight's gradient in one fused step."""
+        if self.alpha == 0.0 or not self.params:
+            return
+        tensors = [p for _, p in self.params]
+        for p in tensors:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        with torch.no_grad():
+            torch._foreach_add_([p.grad for p in tensors], tensors, alpha=self.alpha)
+
     def describe(self) -> dict:
         return {**super().describe(), "alpha": self.alpha}
 

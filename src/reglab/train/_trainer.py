@@ -2,8 +2,8 @@
 
 One epoch, for each mini-batch (drawn by a seeded ``torch.Generator``)::
 
-    loss = C₀(batch) + penalty          # penalty from the regularizer chain
-    loss.backward()
+    loss = C₀(batch) + penalty          # penalty terms of the regularizer chain
+    loss.backward(); reg.add_penalty_grad()   # closed-form penalty gradients (L2)
     reg.pre_step(lr); optimizer.step(); reg.post_step(lr)
 
 All randomness (shuffling, and any regularizer that draws) comes from the one
@@ -141,13 +141,14 @@ class Trainer:
             if self.augmenter is not None:
                 xb = self.augmenter(xb, self.aug_generator)
             data_loss = self.loss_fn(self.model(xb), train.y[idx])
-            penalty = self.reg.penalty()
+            penalty = self.reg.loss_penalty()
             loss = data_loss if penalty is None else data_loss + penalty
             loss.backward()
+            self.reg.add_penalty_grad()
             self.reg.pre_step(lr)
             self.optimizer.step()
             self.reg.post_step(lr)
-            losses.append(loss.detach())
+            losses.append(data_loss.detach())
         step_losses = torch.stack(losses)
         bad = (~torch.isfinite(step_losses)).nonzero()
         epoch = self.epoch + 1
