@@ -19,7 +19,11 @@ __all__ = ["load_config", "parse_config", "apply_overrides", "config_hash", "con
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read a TOML file, apply ``key=value`` overrides and validate.
 
-    >>> cfg = load_config("examples/digits_l2.toml", ["train.epochs=3"])  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = path.write_text('[train]\\nepochs = 10\\n[[regularizer]]\\nkind = "l2"\\nalpha = 1e-3\\n')
+    >>> load_config(path, ["train.epochs=3"]).train.epochs
+    3
     """
     path = Path(path)
     if not path.is_file():

@@ -138,14 +138,18 @@ class _RegBase(_Frozen):
     )
 
 
-class L2Config(_RegBase):
+class _StrengthBase(_RegBase):
+    alpha: float = Field(ge=0.0, description="strength on the mean loss (for L2: = torch weight_decay)")
+    convention: Literal["reglab", "nielsen"] = Field(
+        "reglab", description="nielsen: alpha is Nielsen's λ, whose penalty is divided by n: α = λ/n "
+        "(n = training-set size)"
+    )
+
+
+class L2Config(_StrengthBase):
     """L2 penalty in the loss: C = C₀ + (α/2)‖w‖² on the mean loss C₀."""
 
     kind: Literal["l2"]
-    alpha: float = Field(ge=0.0, description="strength on the mean loss (= torch weight_decay)")
-    convention: Literal["reglab", "nielsen"] = Field(
-        "reglab", description="nielsen: alpha is Nielsen's λ on C₀ + (λ/2n)‖w‖², converted with n = training size"
-    )
 
 
 class WeightDecayConfig(_RegBase):
@@ -155,24 +159,16 @@ class WeightDecayConfig(_RegBase):
     wd: float = Field(ge=0.0, description="decay per unit learning rate: each step multiplies w by (1 − η·wd)")
 
 
-class L1Config(_RegBase):
+class L1Config(_StrengthBase):
     """L1 penalty in the loss: C = C₀ + α‖w‖₁ on the mean loss C₀, minimized by its subgradient."""
 
     kind: Literal["l1"]
-    alpha: float = Field(ge=0.0, description="strength on the mean loss")
-    convention: Literal["reglab", "nielsen"] = Field(
-        "reglab", description="nielsen: alpha is Nielsen's λ on C₀ + (λ/n)‖w‖₁, converted with n = training size"
-    )
 
 
-class L1ProxConfig(_RegBase):
-    """Proximal L1: after each step w ← sign(w)·max(|w| − ηα, 0); exact zeros. Same α as ``l1``."""
+class L1ProxConfig(_StrengthBase):
+    """Proximal L1: after each step w ← sign(w)·max(|w| − ηα, 0) (threshold lr·α); exact zeros. Same α as ``l1``."""
 
     kind: Literal["l1_prox"]
-    alpha: float = Field(ge=0.0, description="strength on the mean loss; the threshold per step is lr·alpha")
-    convention: Literal["reglab", "nielsen"] = Field(
-        "reglab", description="nielsen: alpha is Nielsen's λ on C₀ + (λ/n)‖w‖₁, converted with n = training size"
-    )
 
 
 class L2BallConfig(_RegBase):

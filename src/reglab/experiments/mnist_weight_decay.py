@@ -20,8 +20,8 @@ def _config(lam: float, seed: int, quick: bool) -> dict:
     return {
         "name": f"mnist-weight-decay λ={lam:g} seed={seed}",
         "data": {"name": "mnist", **({"n_train": 1000} if quick else {})},
-        "model": {"kind": "mlp", "hidden": [128] if quick else [512, 512], "activation": "relu"},
-        "train": {"epochs": 3 if quick else 40, "seed": seed, "batch_size": 64, "lr": 0.05, "momentum": 0.9},
+        "model": {"kind": "mlp", "hidden": [128] if quick else [400, 400], "activation": "relu"},
+        "train": {"epochs": 3 if quick else 30, "seed": seed, "batch_size": 64, "lr": 0.05, "momentum": 0.9},
         "regularizer": [{"kind": "l2", "alpha": lam}] if lam > 0 else [],
     }
 
@@ -68,10 +68,11 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
                                                           "best test error"], rows)
     return ExperimentResult(summary={"lambda_convention": "alpha on the mean loss (= torch weight_decay); "
                                      "Nielsen's λ = 5,000·α", "per_lambda": per_lambda},
-                            tables=[table], reading=_reading(per_lambda), configs={"example": _config(1e-3, 0, ctx.quick)})
+                            tables=[table], reading=_reading(per_lambda, ctx.quick),
+                            configs={"example": _config(1e-3, 0, ctx.quick)})
 
 
-def _reading(per_lambda: dict) -> str:
+def _reading(per_lambda: dict, quick: bool) -> str:
     train = {k: v["final_train_error"]["mean"] for k, v in per_lambda.items()}
     test = {k: v["final_test_error"]["mean"] for k, v in per_lambda.items()}
     highest_train = max(train, key=train.get)
@@ -81,4 +82,9 @@ def _reading(per_lambda: dict) -> str:
     parts.append(f"The best final test error is at λ = {best_test} ({test[best_test]:.3f}); the notes expect the "
                  f"second-strongest, 1e-3 — {'confirmed' if best_test == '0.001' else 'not confirmed'} in this run.")
     parts.append(f"Without decay (λ = 0) the test error is {test['0']:.3f} and the training error {train['0']:.3f}.")
+    spread = max(test.values()) - min(test.values())
+    if quick or spread < 0.005:
+        parts.append(f"The test errors differ by only {spread:.3f} across λ"
+                     + (" in this quick version (3 epochs, 1,000 images): too little training to tell." if quick
+                        else ", within run-to-run noise."))
     return " ".join(parts)

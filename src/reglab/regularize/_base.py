@@ -25,7 +25,7 @@ from torch import nn
 
 from reglab.regularize._masks import MaskSpec, select_parameters
 
-__all__ = ["Regularizer", "Bound", "BindContext", "Chain", "chain"]
+__all__ = ["Regularizer", "Strength", "Bound", "BindContext", "Chain", "chain"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,28 @@ class Regularizer:
         return Bound(params)
 
 
+@dataclass(frozen=True)
+class Strength(Regularizer):
+    """A regularizer with a strength ``alpha`` on the *mean* loss.
+
+    ``convention="nielsen"`` reads ``alpha`` as Nielsen's λ, whose penalty is
+    divided by the training-set size n: α = λ/n (seed 003, ch. 3).
+    """
+
+    alpha: float = 0.0
+    convention: str = "reglab"
+
+    def __post_init__(self) -> None:
+        if not self.alpha >= 0.0:
+            raise ValueError(f"{self.name} alpha must be >= 0, got {self.alpha}")
+        if self.convention not in ("reglab", "nielsen"):
+            raise ValueError(f"{self.name} convention must be 'reglab' or 'nielsen', got {self.convention!r}")
+
+    def effective_alpha(self, n_train: int) -> float:
+        """α on the mean loss: ``alpha`` itself, or λ/n under Nielsen's convention."""
+        return self.alpha / n_train if self.convention == "nielsen" else self.alpha
+
+
 class BoundChain(Bound):
     """Bound pieces applied in order."""
 
@@ -194,6 +216,9 @@ class Chain(Regularizer):
 def chain(*pieces: Regularizer) -> Chain:
     """Compose regularizers; order is application order (projections and prox steps last).
 
-    >>> reg = chain(L2(alpha=1e-4), WeightDecay(wd=1e-2))  # doctest: +SKIP
+    >>> from reglab.regularize import L2, WeightDecay
+    >>> reg = chain(L2(alpha=1e-4), WeightDecay(wd=1e-2))
+    >>> [piece.name for piece in reg.pieces]
+    ['l2', 'weight_decay']
     """
     return Chain(pieces=tuple(pieces))

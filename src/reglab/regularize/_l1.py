@@ -32,22 +32,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer
+from reglab.regularize._base import BindContext, Bound, Strength
 
 __all__ = ["L1", "L1Prox"]
 
-_CONVENTIONS = ("reglab", "nielsen")
 
 
 def _l1_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([t.abs().sum() for t in tensors]).sum()
-
-
-def _check(name: str, alpha: float, convention: str) -> None:
-    if not alpha >= 0.0:
-        raise ValueError(f"{name} alpha must be >= 0, got {alpha}")
-    if convention not in _CONVENTIONS:
-        raise ValueError(f"{name} convention must be 'reglab' or 'nielsen', got {convention!r}")
 
 
 class _BoundL1(Bound):
@@ -65,7 +57,7 @@ class _BoundL1(Bound):
 
 
 @dataclass(frozen=True)
-class L1(Regularizer):
+class L1(Strength):
     """L1 penalty α‖w‖₁ on the mean loss, minimized by its subgradient α·sign(w).
 
     ``convention="nielsen"`` reads ``alpha`` as Nielsen's λ in C₀ + (λ/n)Σ|w|.
@@ -80,16 +72,7 @@ class L1(Regularizer):
     al. 2016, §7.1.2.
     """
 
-    alpha: float = 0.0
-    convention: str = "reglab"
     name = "l1"
-
-    def __post_init__(self) -> None:
-        _check(self.name, self.alpha, self.convention)
-
-    def effective_alpha(self, n_train: int) -> float:
-        """α on the mean loss: ``alpha`` itself, or λ/n under Nielsen's convention."""
-        return self.alpha / n_train if self.convention == "nielsen" else self.alpha
 
     def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
         return _BoundL1(params, self.effective_alpha(context.n_train))
@@ -121,7 +104,7 @@ class _BoundL1Prox(Bound):
 
 
 @dataclass(frozen=True)
-class L1Prox(Regularizer):
+class L1Prox(Strength):
     """Soft-threshold w ← sign(w)·max(|w| − ηα, 0) after each optimizer step (proximal L1).
 
     Minimizes the same C₀ + α‖w‖₁ as :class:`L1` (α on the mean loss; Nielsen's
@@ -140,16 +123,7 @@ class L1Prox(Regularizer):
     Algorithms* (2014), §6.5.2.
     """
 
-    alpha: float = 0.0
-    convention: str = "reglab"
     name = "l1_prox"
-
-    def __post_init__(self) -> None:
-        _check(self.name, self.alpha, self.convention)
-
-    def effective_alpha(self, n_train: int) -> float:
-        """α on the mean loss: ``alpha`` itself, or λ/n under Nielsen's convention."""
-        return self.alpha / n_train if self.convention == "nielsen" else self.alpha
 
     def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
         return _BoundL1Prox(params, self.effective_alpha(context.n_train))

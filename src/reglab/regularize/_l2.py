@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer
+from reglab.regularize._base import BindContext, Bound, Regularizer, Strength
 
 __all__ = ["L2", "WeightDecay"]
 
@@ -52,7 +52,7 @@ class _BoundL2(Bound):
 
 
 @dataclass(frozen=True)
-class L2(Regularizer):
+class L2(Strength):
     """L2 penalty (α/2)‖w‖² on the mean loss; ``convention="nielsen"`` reads ``alpha`` as Nielsen's λ.
 
     >>> import torch.nn as nn
@@ -61,19 +61,7 @@ class L2(Regularizer):
     ['weight']
     """
 
-    alpha: float = 0.0
-    convention: str = "reglab"
     name = "l2"
-
-    def __post_init__(self) -> None:
-        if not self.alpha >= 0.0:
-            raise ValueError(f"l2 alpha must be >= 0, got {self.alpha}")
-        if self.convention not in ("reglab", "nielsen"):
-            raise ValueError(f"l2 convention must be 'reglab' or 'nielsen', got {self.convention!r}")
-
-    def effective_alpha(self, n_train: int) -> float:
-        """α on the mean loss: ``alpha`` itself, or λ/n under Nielsen's convention."""
-        return self.alpha / n_train if self.convention == "nielsen" else self.alpha
 
     def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
         return _BoundL2(params, self.effective_alpha(context.n_train))

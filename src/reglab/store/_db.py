@@ -62,8 +62,10 @@ STATUSES = ("created", "running", "completed", "diverged", "stopped", "failed", 
 class RunStore:
     """Open (and create) the store in ``root``.
 
-    >>> store = RunStore("/tmp/reglab-doc")  # doctest: +SKIP
-    >>> store.list_runs()  # doctest: +SKIP
+    >>> import tempfile
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> store.list_runs()
+    []
     """
 
     def __init__(self, root: str | os.PathLike = DEFAULT_OUT) -> None:
