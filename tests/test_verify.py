@@ -82,3 +82,15 @@ def test_bad_arguments():
         verify(cfg, [0.1], penalty="l3")
     with pytest.raises(ValueError, match="alpha"):
         verify(cfg, [0.0])
+
+
+def test_small_mlp_runs_and_the_prediction_is_accurate_next_to_the_reference_point():
+    cfg = parse_config({"data": {"name": "digits", "n_train": 60}, "model": {"hidden": [3], "activation": "tanh"},
+                        "train": {"dtype": "float64"}})
+    report = verify(cfg, [0.00102, 0.1], reference_alpha=0.001, max_iter=1000)
+    assert report.n_parameters == 64 * 3 + 3 + 3 * 10 + 10
+    assert report.n_penalized == 64 * 3 + 3 * 10
+    near, far = report.cases
+    assert near.converged and near.rel_err < 0.02  # a Newton step of Δα = 2e-5 from w̃(α₀) is nearly exact
+    assert far.rel_err > near.rel_err
+    assert len(report.eigenvalues) == report.n_penalized

@@ -147,17 +147,30 @@ def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask
     notes: list[str] = []
 
     stop = (lambda w: _separates(obj, w)) if classification else None
-    star = minimize_lbfgs(obj, obj.vector(), 0.0, tol=tol, max_iter=max_iter, stop=stop)
+    w_init = obj.vector()
+    star = minimize_lbfgs(obj, w_init, 0.0, tol=tol, max_iter=max_iter, stop=stop)
     separable = classification and _separates(obj, star.w)
-    if separable:
-        if penalty == "l1":
-            raise ValueError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
-                             "prediction needs one; verify L1 on a regression problem")
+    use_reference = penalty == "l2" and (separable or reference_alpha is not None or not star.converged)
+    if separable and penalty == "l1":
+        raise ValueError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
+                         "prediction needs one; verify L1 on a regression problem")
+    if use_reference:
         a0 = reference_alpha or min(alphas) / 10.0
-        ref = minimize_lbfgs(obj, star.w, a0, tol=tol, max_iter=max_iter)
-        w0, minimizer = ref.w, "none (separable data: the loss falls as ‖w‖ grows)"
-        notes.append(f"no finite unregularized minimizer (train error 0, ‖∇C₀‖∞ = {star.grad_norm:.2e} after "
-                     f"{star.iterations} L-BFGS iterations); predictions are Newton steps from w̃(α₀), α₀ = {a0:g}")
+        # from the initial weights: w* may have run off to a saturated region, w̃(α₀) is well posed
+        ref = minimize_lbfgs(obj, w_init, a0, tol=tol, max_iter=max_iter)
+        w0 = ref.w
+        if separable:
+            minimizer = "none (separable data: the loss falls as ‖w‖ grows)"
+            why = f"no finite unregularized minimizer (train error 0, ‖∇C₀‖∞ = {star.grad_norm:.2e})"
+        elif not star.converged:
+            minimizer = "not reached"
+            why = (f"the unregularized fit stopped at ‖∇C₀‖∞ = {star.grad_norm:.2e} after {star.iterations} "
+                   "L-BFGS iterations")
+        else:
+            minimizer = "finite"
+            why = "a reference point was asked for"
+        notes.append(f"{why}; predictions are Newton steps from w̃(α₀), α₀ = {a0:g} "
+                     f"(‖∇C(w̃(α₀))‖∞ = {ref.grad_norm:.2e})")
     else:
         a0, w0 = None, star.w
         minimizer = "finite" if star.converged else "approximate"
@@ -190,7 +203,7 @@ def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask
                         zero_pattern_match=bool(torch.equal(zp, zt)))
             eff = eff_trace = None
         else:
-            if separable:
+            if use_reference:
                 D = torch.diag(mask.double())
                 rhs = (g0 + alpha * D @ w0).unsqueeze(1)
                 step = torch.linalg.lstsq(H + alpha * D, rhs).solution[:, 0]  # softmax biases: a null direction
