@@ -121,3 +121,23 @@ def test_killed_run_resumes_to_the_uninterrupted_numbers(tmp_path, repo_root):
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in full["history"]]
     nothing = run("train", cfg, *sets, "--resume", "--out", str(killed_dir), check=False)
     assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
+
+
+def test_mnist_full_from_a_data_dir(tmp_path, repo_root):
+    import numpy as np
+
+    from reglab.data import write_idx
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (120, 28, 28)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(120) % 10)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (30, 28, 28)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(30) % 10)
+    base = ("train", f"{repo_root}/examples/mnist_l2.toml", "--set", "data.name='mnist-full'", "--set",
+            "train.epochs=1", "--set", "model.hidden=[8]", "--out", str(tmp_path / "runs"), "--json")
+    doc = json.loads(run(*base, "--data-dir", str(tmp_path), "--set", "data.verify_checksums=false").stdout)
+    assert doc["status"] == "completed"
+    bad = run(*base, "--data-dir", str(tmp_path), check=False)  # made-up files fail the checksum
+    assert bad.returncode == 2 and "MD5" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run(*base, "--data-dir", str(tmp_path / "nowhere"), check=False)
+    assert missing.returncode == 2 and "not found" in missing.stderr

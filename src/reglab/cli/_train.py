@@ -21,12 +21,14 @@ def train_command(
     config: Path = typer.Argument(..., help="TOML config with [data], [model], [train], [[regularizer]]"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key=value (repeatable)"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory (runs.db and runs/)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder with the MNIST IDX files (mnist-full)"),
     resume: bool = typer.Option(False, "--resume", help="continue the newest unfinished run of this config"),
     json_: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Train a model as CONFIG says; store the run, its metrics and checkpoints in OUT."""
-    cfg = load_config(config, set_ or [])
+    overrides = list(set_ or []) + ([f"data.data_dir={str(data_dir)!r}"] if data_dir else [])
+    cfg = load_config(config, overrides)
     trainer = Trainer(cfg)
     if not quiet:
         stderr.print(f"training on {trainer.splits.name} ({len(trainer.splits.train)} examples), "
