@@ -13,10 +13,6 @@ _MODULES = ("mnist_weight_decay", "playground_l2", "ridge_geometry", "lasso_geom
             "beyond_nets")
 
 for _name in _MODULES:
-    try:
-        import_module(f"reglab.experiments.{_name}")
-    except ModuleNotFoundError as _exc:  # pragma: no cover - modules land one by one
-        if _exc.name != f"reglab.experiments.{_name}":
-            raise
+    import_module(f"reglab.experiments.{_name}")
 
 __all__ = ["EXPERIMENTS", "ExperimentContext", "ExperimentResult", "Table", "run_experiment"]

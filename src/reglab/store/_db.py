@@ -111,13 +111,18 @@ class RunStore:
                 "UPDATE runs SET status='running', reason=NULL, started_at=COALESCE(started_at, ?),"
                 " penalized_json=? WHERE id=?", (time.time(), json.dumps(penalized), run_id))
 
-    def record_epochs(self, run_id: str, history: list[dict[str, float]]) -> None:
-        """Replace the run's metrics with ``history`` (idempotent: used after each checkpoint)."""
-        rows = [(run_id, int(h["epoch"]), k, _num(v)) for h in history for k, v in h.items() if k != "epoch"]
+    def record_epochs(self, run_id: str, rows: list[dict[str, float]], total: int) -> None:
+        """Store ``rows`` (epochs' metrics) and make ``total`` the run's epoch count.
+
+        Rows of epochs after ``total`` are dropped first: a resumed run continues from its
+        checkpoint, and what a killed run wrote after that checkpoint is replaced. The loop
+        passes only the newest epoch, so each epoch costs one small transaction.
+        """
+        data = [(run_id, int(h["epoch"]), k, _num(v)) for h in rows for k, v in h.items() if k != "epoch"]
         with self._connect() as con:
-            con.execute("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, len(history)))
-            con.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
-            con.execute("UPDATE runs SET epochs_done=? WHERE id=?", (len(history), run_id))
+            con.execute("DELETE FROM metrics WHERE run_id=? AND epoch>?", (run_id, total))
+            con.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", data)
+            con.execute("UPDATE runs SET epochs_done=? WHERE id=?", (total, run_id))
 
     def finish(self, run_id: str, status: str, reason: str | None, final: dict[str, Any] | None,
                duration_s: float) -> None:

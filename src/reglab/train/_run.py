@@ -102,6 +102,7 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
     if store is not None:
         run_id, run_dir = _open_run(store, cfg, chash, resume, trainer)
         store.mark_running(run_id, trainer.penalized)
+        store.record_epochs(run_id, trainer.history, len(trainer.history))
     status, reason = "completed", None
     start = time.perf_counter()
     try:
@@ -113,7 +114,7 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
             if store is not None and cfg.train.checkpoint:
                 _save_atomic(trainer.state_dict(), run_dir / CHECKPOINT)
             if store is not None:
-                store.record_epochs(run_id, trainer.history)
+                store.record_epochs(run_id, trainer.history[-1:], trainer.epoch)
             if progress:
                 progress(trainer.epoch, cfg.train.epochs, result.metrics)
             if result.stop:
