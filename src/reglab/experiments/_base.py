@@ -144,7 +144,7 @@ def run_experiment(name: str, out: str | Path = "reglab-runs", *, quick: bool = 
         "name": name, "title": exp.title, "source": exp.source, "description": exp.description,
         "quick": quick, "seeds": seeds, "seconds": time.perf_counter() - start,
         "versions": {"reglab": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        "threads": torch_threads, "run_ids": ctx.run_ids, "figures": sorted(set(ctx.figures + result.figures)),
+        "threads": torch_threads, "run_ids": ctx.run_ids, "figures": list(dict.fromkeys(ctx.figures + result.figures)),
         "summary": result.summary, "tables": [asdict(t) for t in result.tables], "reading": result.reading,
         "configs": result.configs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
