@@ -9,20 +9,15 @@ training error).
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
-import torch
 
-from reglab.experiments import run_experiment
+from experiment_checks import check_figures, run_quick
 
 
 def _run(tmp_path_factory, name: str) -> tuple[dict, object]:
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp(name)
-    document = run_experiment(name, out, quick=True)
-    return document, out / "experiments" / name
+    return run_quick(tmp_path_factory, name)
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +36,7 @@ def beyond(tmp_path_factory):
 
 
 def _check_files(document: dict, folder) -> None:
-    import matplotlib.image as mpimg
-
-    assert json.loads((folder / "summary.json").read_text(encoding="utf-8"))["name"] == document["name"]
-    pngs = [f for f in document["figures"] if f.endswith(".png")]
-    assert pngs
-    for name in pngs:
-        path = folder / name
-        assert path.stat().st_size > 0
-        pixels = mpimg.imread(path)
-        assert not np.all(pixels == pixels[0, 0]), f"{name} is a single colour"
-        assert (folder / name.replace(".png", ".svg")).stat().st_size > 0
+    check_figures(document, folder)
     assert document["reading"] and "α" in document["summary"]["convention"]
 
 

@@ -15,19 +15,15 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from reglab.config import parse_config
 from reglab.data import load_dataset
-from reglab.experiments import run_experiment
+from experiment_checks import check_figures, run_quick
 from reglab.regularize.conventions import convert
 
 
 def _run(tmp_path_factory, name: str) -> tuple[dict, object]:
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp(name)
-    document = run_experiment(name, out, quick=True)
-    return document, out / "experiments" / name
+    return run_quick(tmp_path_factory, name)
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +47,8 @@ def constraint(tmp_path_factory):
 
 
 def _check_files(document: dict, folder, expected: set[str]) -> None:
-    import matplotlib.image as mpimg
-
-    stored = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    assert stored["name"] == document["name"] and stored["quick"] is True
-    pngs = {f for f in document["figures"] if f.endswith(".png")}
-    assert pngs == expected
-    for name in pngs:
-        path = folder / name
-        assert path.stat().st_size > 0
-        pixels = mpimg.imread(path)
-        assert not np.all(pixels == pixels[0, 0]), f"{name} is a single colour"
-        assert (folder / name.replace(".png", ".svg")).stat().st_size > 0
+    assert json.loads((folder / "summary.json").read_text(encoding="utf-8"))["quick"] is True
+    check_figures(document, folder, {name[:-4] for name in expected})
     assert document["reading"] and "α" in document["summary"]["convention"]
     assert "MEAN" in document["summary"]["convention"]
 

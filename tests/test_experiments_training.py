@@ -6,37 +6,25 @@ closed forms, a dense float64 Hessian from ``torch.autograd.functional``,
 scipy.ndimage's resampling, and the notes' own procedures rebuilt by hand.
 """
 
-import json
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndimage
 import torch
-from matplotlib.image import imread
 
 from reglab.config import parse_config
 from reglab.data import load_dataset
-from reglab.experiments import run_experiment
+from experiment_checks import check_figures, run_quick
 from reglab.models import build_model
 
 
 def _run(tmp_path_factory, name: str) -> tuple[dict, object]:
-    root = tmp_path_factory.mktemp(name)
-    torch.set_num_threads(1)
-    doc = run_experiment(name, root, quick=True)
-    folder = root / "experiments" / name
-    assert json.loads((folder / "summary.json").read_text())["name"] == name
-    return doc, root
+    doc, folder = run_quick(tmp_path_factory, name)
+    return doc, folder.parent.parent
 
 
 def _check_figures(doc: dict, root, stems: set[str]) -> None:
-    folder = root / "experiments" / doc["name"]
-    pngs = [f for f in doc["figures"] if f.endswith(".png")]
-    assert {f[:-4] for f in pngs} == stems
-    for name in pngs:
-        assert (folder / name).stat().st_size > 0 and (folder / name.replace(".png", ".svg")).stat().st_size > 0
-        pixels = imread(folder / name)
-        assert pixels.size > 0 and np.ptp(pixels[..., :3]) > 0
+    check_figures(doc, root / "experiments" / doc["name"], stems)
 
 
 # ---------------------------------------------------------------- spectrum-shrinkage

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.linear_model import Lasso
 
 from reglab.config import parse_config

@@ -19,3 +19,19 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
     for ax in axes.flat:
         ax.grid(True, alpha=0.3)
     return fig, axes
+
+
+def plot_error_curves(axes, per_variant: dict, seeds: int) -> None:
+    """Train (left) and test (right) error per epoch for each variant, with ±sd bands over seeds.
+
+    ``per_variant`` maps a label to :func:`reglab.experiments._common.summarize_histories` output.
+    """
+    for color, (variant, row) in zip(PALETTE, per_variant.items()):
+        xs = list(range(1, len(row["curve_test_error"]) + 1))
+        for ax, key in zip(axes[0], ("train_error", "test_error")):
+            mean, sd = row[f"curve_{key}"], row[f"curve_{key}_sd"]
+            ax.plot(xs, mean, color=color, marker="o" if len(xs) < 8 else None, ms=4,
+                    label=f"{variant} (final {row[f'final_{key}']['mean']:.3f})")
+            if seeds > 1:
+                ax.fill_between(xs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
+                                color=color, alpha=0.15)

@@ -33,8 +33,8 @@ import torch
 from reglab.data import load_dataset
 from reglab.data.augment import Augmenter, elastic, rotate_by, skew_by, translate_by
 from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
-from reglab.experiments._plot import PALETTE, new_figure, plt
+from reglab.experiments._common import fmt_pm, summarize_histories
+from reglab.experiments._plot import new_figure, plot_error_curves, plt
 
 CONVENTION = ("Angles in degrees (positive = counter-clockwise as displayed), shifts in whole pixels (right, down), "
               "skew k: x' = x + k·y, elastic α and σ in pixels. Penalty convention of reglab (not used here): α on "
@@ -74,7 +74,7 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         for variant, augment in variants.items():
             ctx.log(f"{variant}, seed {seed}")
             histories[variant].append(ctx.train(_config(variant, augment, seed, ctx.quick)).history)
-    per_variant = {v: _summarize(runs) for v, runs in histories.items()}
+    per_variant = {v: summarize_histories(runs) for v, runs in histories.items()}
     _error_figure(ctx, per_variant)
     n_train = _config("x", None, 0, ctx.quick)["data"]["n_train"]
     summary = {"convention": CONVENTION, "gallery": gallery, "augment": AUGMENT, "n_train": n_train,
@@ -147,28 +147,9 @@ def _gallery_figure(ctx: ExperimentContext, gallery: dict, rows: dict[str, torch
 # ---------------------------------------------------------------- training with and without
 
 
-def _summarize(runs: list[list[dict]]) -> dict:
-    epochs = len(runs[0])
-    out = {}
-    for key in ("train_error", "test_error"):
-        out[f"final_{key}"] = dict(zip(("mean", "sd"), mean_sd([h[-1][key] for h in runs])))
-        out[f"curve_{key}"] = [mean_sd([h[e][key] for h in runs])[0] for e in range(epochs)]
-        out[f"curve_{key}_sd"] = [mean_sd([h[e][key] for h in runs])[1] for e in range(epochs)]
-    out["best_test_error"] = dict(zip(("mean", "sd"), mean_sd([min(e["test_error"] for e in h) for h in runs])))
-    return out
-
-
 def _error_figure(ctx: ExperimentContext, per_variant: dict) -> None:
     fig, axes = new_figure(2, 1, width=5.2)
-    for color, (variant, row) in zip(PALETTE, per_variant.items()):
-        xs = list(range(1, len(row["curve_test_error"]) + 1))
-        for ax, key in zip(axes[0], ("train_error", "test_error")):
-            mean, sd = row[f"curve_{key}"], row[f"curve_{key}_sd"]
-            ax.plot(xs, mean, color=color, marker="o" if len(xs) < 8 else None, ms=4,
-                    label=f"{variant} (final {row[f'final_{key}']['mean']:.3f})")
-            if ctx.seeds > 1:
-                ax.fill_between(xs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
-                                color=color, alpha=0.15)
+    plot_error_curves(axes, per_variant, ctx.seeds)
     axes[0, 0].set(title="training error (original training images)", xlabel="epoch", ylabel="error rate")
     axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate")
     for ax in axes[0]:

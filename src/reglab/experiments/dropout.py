@@ -37,8 +37,8 @@ from torch import nn
 from reglab.config import parse_config
 from reglab.data import load_dataset
 from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
-from reglab.experiments._plot import PALETTE, new_figure
+from reglab.experiments._common import fmt_pm, summarize_histories
+from reglab.experiments._plot import new_figure, plot_error_curves
 from reglab.regularize import DropoutLayer
 
 CONVENTION = ("dropout probability p = 0.5 of each hidden unit (inputs kept); errors measured in eval mode. "
@@ -73,24 +73,11 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
             histories[variant].append(result.history)
             if VARIANTS[variant] == "halving":
                 halving_checks.append(_halved_weights_check(result, raw))
-    per_variant = {v: _summarize(runs) for v, runs in histories.items()}
+    per_variant = {v: summarize_histories(runs) for v, runs in histories.items()}
     _figure(ctx, per_variant)
     summary = {"convention": CONVENTION, "p": P, "per_variant": per_variant, "halving_check": halving_checks}
     return ExperimentResult(summary=summary, tables=[_table(histories)], reading=_reading(per_variant, halving_checks),
                             configs={v: _config(v, 0, ctx.quick) for v in VARIANTS})
-
-
-def _summarize(runs: list[list[dict]]) -> dict:
-    epochs = len(runs[0])
-    out = {}
-    for key in ("train_error", "test_error"):
-        finals = [h[-1][key] for h in runs]
-        out[f"final_{key}"] = dict(zip(("mean", "sd"), mean_sd(finals)))
-        out[f"curve_{key}"] = [mean_sd([h[e][key] for h in runs])[0] for e in range(epochs)]
-        out[f"curve_{key}_sd"] = [mean_sd([h[e][key] for h in runs])[1] for e in range(epochs)]
-    out["best_test_error"] = dict(zip(("mean", "sd"), mean_sd([min(e["test_error"] for e in h) for h in runs])))
-    out["final_gap"] = dict(zip(("mean", "sd"), mean_sd([h[-1]["test_error"] - h[-1]["train_error"] for h in runs])))
-    return out
 
 
 def _weight_halved_network(model: nn.Sequential) -> nn.Sequential:
@@ -124,15 +111,7 @@ def _halved_weights_check(result, raw: dict) -> dict:
 
 def _figure(ctx: ExperimentContext, per_variant: dict) -> None:
     fig, axes = new_figure(2, 1, width=5.2)
-    for color, (variant, row) in zip(PALETTE, per_variant.items()):
-        xs = list(range(1, len(row["curve_train_error"]) + 1))
-        for ax, key in zip(axes[0], ("train_error", "test_error")):
-            mean, sd = row[f"curve_{key}"], row[f"curve_{key}_sd"]
-            ax.plot(xs, mean, color=color, marker="o" if len(xs) < 8 else None, ms=4,
-                    label=f"{variant} (final {row[f'final_{key}']['mean']:.3f})")
-            if ctx.seeds > 1:
-                ax.fill_between(xs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
-                                color=color, alpha=0.15)
+    plot_error_curves(axes, per_variant, ctx.seeds)
     # the late epochs are where the variants differ: cut the first epochs' large errors off
     top = min(1.0, 2.5 * min(row["final_test_error"]["mean"] for row in per_variant.values()))
     axes[0, 0].set(title="training error (eval mode)", xlabel="epoch", ylabel="error rate", ylim=(0, top))
@@ -161,7 +140,7 @@ def _reading(per_variant: dict, checks: list[dict]) -> str:
     gap = {v: r["final_gap"]["mean"] for v, r in per_variant.items()}
     best = min(test, key=test.get)
     base = test["no dropout"]
-    parts = [f"Final test error: " + ", ".join(f"{v} {e:.4f}" for v, e in test.items()) + f"; the lowest is {best}."]
+    parts = ["Final test error: " + ", ".join(f"{v} {e:.4f}" for v, e in test.items()) + f"; the lowest is {best}."]
     for variant in ("inverted dropout", "halving (notes)"):
         verdict = "lowers" if test[variant] < base else "does not lower"
         parts.append(f"{variant.capitalize()} {verdict} the test error relative to no dropout ({test[variant] - base:+.4f}) and "

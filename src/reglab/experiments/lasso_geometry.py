@@ -241,7 +241,7 @@ def _path_figure(ctx: ExperimentContext, case: dict) -> None:
     fig, axes = new_figure(2, 1, width=5.6, height=4.4)
     ax = axes[0, 0]
     alphas = np.array(case["alphas"])
-    pred, fista, sk = np.array(case["predicted"]), np.array(case["fista"]), np.array(case["sklearn"])
+    pred, fista = np.array(case["predicted"]), np.array(case["fista"])
     colors = plt.get_cmap("tab10")(np.arange(DIM))
     for i in range(DIM):
         ax.plot(alphas, pred[:, i], color=colors[i], lw=1.4)

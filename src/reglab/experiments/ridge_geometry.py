@@ -42,7 +42,7 @@ import torch
 
 from reglab.curvature import eigen, hessian, hessian_operator
 from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._common import fmt_pm
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import newton_step_prediction, ridge_transform, shrink_factors
 
