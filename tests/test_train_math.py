@@ -160,3 +160,27 @@ def test_same_config_and_seed_give_the_same_numbers():
     assert train(cfg).history[-1]["train_loss"] == train(cfg).history[-1]["train_loss"]
     other = parse_config({**cfg.model_dump(), "train": {**cfg.train.model_dump(), "seed": 1}})
     assert train(other).history[-1]["train_loss"] != train(cfg).history[-1]["train_loss"]
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, every):
+    cfg = parse_config({"data": {"n_train": 200}, "model": {"hidden": [16]},
+                        "train": {"epochs": 5, "momentum": 0.9, "checkpoint_every": every},
+                        "regularizer": [{"kind": "l2", "alpha": 1e-3}]})
+    full = train(cfg, out=tmp_path / "a")
+
+    def interrupt(epoch, total, metrics):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out=tmp_path / "b", progress=interrupt)
+    from reglab.store import RunStore
+
+    (record,) = RunStore(tmp_path / "b").list_runs()
+    assert record["status"] == "killed" and record["epochs_done"] == 3
+    resumed = train(cfg, out=tmp_path / "b", resume=True)
+    assert resumed.run_id == record["id"]
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+    assert resumed.final == full.final
+    assert len(RunStore(tmp_path / "b").metrics(record["id"])) == 5

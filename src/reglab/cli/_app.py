@@ -37,6 +37,15 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print the version and exit"),
+    threads: int = typer.Option(0, "--threads", min=0, envvar="REGLAB_THREADS",
+                                help="CPU threads for torch (0: torch's default). Small models often run "
+                                     "fastest with 1, and a shared machine thrashes with more."),
+) -> None:
     """reglab: regularization you can see and verify."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -119,6 +119,7 @@ class TrainConfig(_Frozen):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float64"] = "float32"
     checkpoint: bool = True
+    checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints (the last epoch is always saved)")
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -111,9 +111,11 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
             if result.diverged:
                 status, reason = "diverged", result.diverged
                 break
-            if store is not None and cfg.train.checkpoint:
+            due = trainer.epoch % cfg.train.checkpoint_every == 0 or trainer.epoch == cfg.train.epochs or result.stop
+            if store is not None and cfg.train.checkpoint and due:
                 _save_atomic(trainer.state_dict(), run_dir / CHECKPOINT)
             if store is not None:
+                # metrics past the last checkpoint are replaced on resume (record_epochs drops them)
                 store.record_epochs(run_id, trainer.history[-1:], trainer.epoch)
             if progress:
                 progress(trainer.epoch, cfg.train.epochs, result.metrics)
