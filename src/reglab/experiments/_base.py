@@ -24,7 +24,9 @@ from reglab.config import RunConfig, parse_config
 from reglab.store import RunStore
 from reglab.train import RunResult, train
 
-__all__ = ["ExperimentContext", "ExperimentResult", "Table", "Experiment", "EXPERIMENTS", "register",
+FINAL_ONLY = 10**9  # train.checkpoint_every for runs that keep only their final checkpoint
+
+__all__ = ["FINAL_ONLY", "ExperimentContext", "ExperimentResult", "Table", "Experiment", "EXPERIMENTS", "register",
            "run_experiment", "strict_json"]
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import fmt_pm, mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 
@@ -72,7 +72,7 @@ def _mlp_config(dataset: str, alpha: float, seed: int, quick: bool) -> dict:
         "data": spec["data"](seed, quick),
         "model": {"kind": "mlp", "hidden": spec["hidden"], "activation": "relu"},
         "train": {"epochs": spec["epochs"][0 if quick else 1], "seed": seed, "batch_size": 32, "lr": 0.05,
-                  "momentum": 0.9, "checkpoint": False},
+                  "momentum": 0.9, "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l2", "alpha": alpha}] if alpha > 0 else [],
     }
 

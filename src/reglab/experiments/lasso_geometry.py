@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import soft_threshold
@@ -76,7 +76,7 @@ def _prox_config(seed: int, alpha: float, quick: bool) -> dict:
         "data": _data_config(seed),
         "model": {"kind": "linear", "bias": False},
         "train": {"epochs": 100 if quick else 300, "seed": seed, "batch_size": 200, "lr": lr, "dtype": "float64",
-                  "checkpoint": not quick},
+                  "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l1_prox", "alpha": alpha}],
     }
 

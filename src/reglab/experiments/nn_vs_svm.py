@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import fmt_pm, mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 
@@ -53,7 +53,7 @@ def _config(n: int, seed: int, quick: bool) -> dict:
         "name": f"nn-vs-svm n={n} seed={seed}",
         "data": {"name": "mnist", "n_train": n},
         "model": {"kind": "mlp", "hidden": [30] if quick else [100], "activation": "relu"},
-        "train": {"epochs": _epochs(n, quick), "seed": seed, "batch_size": 10, "lr": 0.1, "checkpoint": False},
+        "train": {"epochs": _epochs(n, quick), "seed": seed, "batch_size": 10, "lr": 0.1, "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l2", "alpha": ALPHA}],
     }
 

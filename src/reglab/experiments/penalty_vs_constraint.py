@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import alpha_for_radius, constraint_radius
@@ -53,7 +53,7 @@ def _ball_config(seed: int, radius: float, lam: float, quick: bool) -> dict:
         "data": _data_config(seed),
         "model": {"kind": "linear", "bias": False},
         "train": {"epochs": 70 if quick else 120, "seed": seed, "batch_size": 200, "lr": LR, "dtype": "float64",
-                  "checkpoint": False},
+                  "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l2_ball", "radius": radius}],
     }
 

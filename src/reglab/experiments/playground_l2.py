@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import fmt_pm, mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.models import PLAYGROUND_FEATURE_NAMES
@@ -56,7 +56,7 @@ def _config(rate: float, seed: int, quick: bool) -> dict:
         "data": {**DATA, "seed": seed},
         "model": {"kind": "logistic", "features": "playground"},
         "train": {"epochs": 80 if quick else 500, "seed": seed, "batch_size": 10, "lr": 0.01,
-                  "checkpoint": not quick},
+                  "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l2", "alpha": alpha}] if alpha > 0 else [],
     }
 

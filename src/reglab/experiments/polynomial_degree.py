@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
 from reglab.experiments._common import fmt_pm, mean_sd
 from reglab.experiments._plot import PALETTE, new_figure
 
@@ -99,7 +99,7 @@ def _run_config(degree: int, quick: bool) -> dict:
         "data": _data_config(0),
         "model": {"kind": "linear", "features": "poly", "poly_degree": degree},
         "train": {"epochs": 40 if quick else 150, "seed": 0, "batch_size": N_POINTS, "lr": 1.0, "momentum": 0.9,
-                  "dtype": "float64", "checkpoint": False},
+                  "dtype": "float64", "checkpoint_every": FINAL_ONLY},
         "regularizer": [{"kind": "l2", "alpha": ALPHA}],
     }
 
