@@ -10,7 +10,7 @@ second-strongest value gives the best test error.
 from __future__ import annotations
 
 from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._common import fmt_pm, summarize_histories
 from reglab.experiments._plot import PALETTE, new_figure
 
 LAMBDAS = [1e-2, 1e-3, 1e-4, 1e-5, 0.0]
@@ -34,20 +34,7 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         for lam in LAMBDAS:
             ctx.log(f"λ = {lam:g}, seed {seed}")
             histories[lam].append(ctx.train(_config(lam, seed, ctx.quick)).history)
-    per_lambda = {}
-    for lam, runs in histories.items():
-        final_test = [h[-1]["test_error"] for h in runs]
-        best_test = [min(e["test_error"] for e in h) for h in runs]
-        final_train = [h[-1]["train_error"] for h in runs]
-        epochs = len(runs[0])
-        per_lambda[f"{lam:g}"] = {
-            "lambda": lam,
-            "final_test_error": dict(zip(("mean", "sd"), mean_sd(final_test))),
-            "best_test_error": dict(zip(("mean", "sd"), mean_sd(best_test))),
-            "final_train_error": dict(zip(("mean", "sd"), mean_sd(final_train))),
-            "curve_train_error": [mean_sd([h[e]["train_error"] for h in runs])[0] for e in range(epochs)],
-            "curve_test_error": [mean_sd([h[e]["test_error"] for h in runs])[0] for e in range(epochs)],
-        }
+    per_lambda = {f"{lam:g}": {"lambda": lam, **summarize_histories(runs)} for lam, runs in histories.items()}
     fig, axes = new_figure(2, 1, width=5.2)
     for color, (key, row) in zip(PALETTE, per_lambda.items()):
         xs = range(1, len(row["curve_train_error"]) + 1)
