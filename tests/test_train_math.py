@@ -178,7 +178,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, every):
     from reglab.store import RunStore
 
     (record,) = RunStore(tmp_path / "b").list_runs()
-    assert record["status"] == "killed" and record["epochs_done"] == 3
+    assert record["status"] == "interrupted" and record["epochs_done"] == 3
     resumed = train(cfg, out=tmp_path / "b", resume=True)
     assert resumed.run_id == record["id"]
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]

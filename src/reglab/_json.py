@@ -31,4 +31,4 @@ def strict_json(value: Any) -> Any:
 
 def dumps(value: Any, *, indent: int | None = None) -> str:
     """The strict JSON text of ``value`` (``allow_nan=False``: a NaN that slipped through is a bug)."""
-    return json.dumps(strict_json(value), indent=indent, allow_nan=False, default=str, ensure_ascii=False)
+    return json.dumps(strict_json(value), indent=indent, allow_nan=False, default=str)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from reglab._version import __version__
+from reglab.cli._common import set_debug
 from reglab.cli._datasets import datasets_command
 from reglab.cli._experiments import demo_command, experiment_command, report_command
 from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
@@ -43,8 +44,15 @@ def _root(
     threads: int = typer.Option(0, "--threads", min=0, envvar="REGLAB_THREADS",
                                 help="CPU threads for torch (0: torch's default). Small models often run "
                                      "fastest with 1, and a shared machine thrashes with more."),
+    debug: bool = typer.Option(False, "--debug", envvar="REGLAB_DEBUG",
+                               help="show the Python traceback of an internal error (exit code 1)"),
 ) -> None:
-    """reglab: regularization you can see and verify."""
+    """reglab: regularization you can see and verify.
+
+    Exit codes: 0 done, 1 internal error (a bug; --debug shows the traceback), 2 bad input,
+    3 a run diverged, 4 interrupted (continue with --resume).
+    """
+    set_debug(debug)
     if threads:
         import torch
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from reglab.cli._common import emit_json, fmt, guard, stderr, stdout
+from reglab.errors import ConfigError
 from reglab.store import DEFAULT_OUT
 
 lambda_app = typer.Typer(help="Convert a regularization strength between conventions.", no_args_is_help=True)
@@ -84,7 +85,7 @@ def verify_command(
     from reglab.verify import verify_config
 
     if more_alphas and not alpha:
-        raise ValueError(f"unexpected values {more_alphas}: give strengths as --alpha A [A ...]")
+        raise ConfigError(f"unexpected values {more_alphas}: give strengths as --alpha A [A ...]", field="--alpha")
     alphas = [*(alpha or []), *(more_alphas or [])]
     cfg = load_config(config, set_ or [])
     stderr.print("fitting the unregularized and regularized minimizers (full-batch, float64)…")
@@ -126,7 +127,7 @@ def hessian_command(
     from reglab.analysis import stored_hessian_summary
 
     if params not in ("all", "weights"):
-        raise ValueError(f"--params must be 'all' or 'weights', got {params!r}")
+        raise ConfigError(f"--params must be 'all' or 'weights', got {params!r}", field="--params")
     summary = stored_hessian_summary(run, out, top=top, bottom=bottom, with_trace=trace_, with_density=density,
                                      params=params)
     if json_:

@@ -1,4 +1,4 @@
-"""``reglab runs list | show | export``: read the run store."""
+"""``reglab runs list | show | export | reindex``: read (and rebuild) the run store."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from rich.text import Text
+
+from reglab._json import dumps
 from reglab.cli._common import emit_json, fmt, guard, metrics_table, stdout
 from reglab.errors import RunError
-from reglab.store import DEFAULT_OUT, RunStore
+from reglab.store import DEFAULT_OUT, RunStore, reindex
 
 runs_app = typer.Typer(help="List, show and export stored runs.", no_args_is_help=True)
 
@@ -20,8 +23,9 @@ OutOption = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory")
 
 
 def _store(out: Path) -> RunStore:
-    if not (out / "runs.db").exists():
-        raise RunError(f"no run store at {out / 'runs.db'}; train something first or pass --out")
+    """The store in ``out``; a missing runs.db is rebuilt from the run folders (RunStore does that)."""
+    if not (out / "runs.db").exists() and not any((out / "runs").glob("*/run.json")):
+        raise RunError(f"no run store at {out / 'runs.db'}; train something first or pass --out", field="--out")
     return RunStore(out)
 
 
@@ -40,8 +44,8 @@ def list_runs(out: Path = OutOption, json_: bool = typer.Option(False, "--json")
         table.add_column(col)
     for r in runs:
         final = r["final"] or {}
-        table.add_row(r["id"], r["name"] or "", r["status"], str(r["epochs_done"]), fmt(final.get("test_error")),
-                      fmt(final.get("test_loss")))
+        table.add_row(r["id"], Text(r["name"] or ""), r["status"], str(r["epochs_done"]),
+                      fmt(final.get("test_error")), fmt(final.get("test_loss")))
     stdout.print(table)
 
 
@@ -54,11 +58,12 @@ def show_run(run_id: str, out: Path = OutOption, json_: bool = typer.Option(Fals
     if json_:
         emit_json({**run, "history": store.metrics(run["id"])})
         return
-    stdout.print(f"[bold]{run['id']}[/]  status {run['status']}" + (f"  ({run['reason']})" if run["reason"] else ""))
+    stdout.print(Text.assemble((run["id"], "bold"), f"  status {run['status']}"
+                               + (f"  ({run['reason']})" if run["reason"] else "")))
     stdout.print(f"reglab {run['reglab_version']}, torch {run['torch_version']}, python {run['python_version']}, "
                  f"device {run['device']}; {run['epochs_done']} epochs; {fmt(run['duration_s'])} s")
     stdout.print(f"penalized: {', '.join(run['penalized'] or []) or 'nothing'}")
-    stdout.print(run["config"])
+    stdout.print(Text(dumps(run["config"], indent=2)))
     if run["final"]:
         stdout.print(metrics_table("final", run["final"]))
 
@@ -73,13 +78,10 @@ def export_run(run_id: str, out: Path = OutOption,
     run = store.get_run(run_id)
     history = store.metrics(run["id"])
     if not csv_:
-        text = None
         if output is None:
             emit_json({"run_id": run["id"], "history": history})
             return
-        import json
-
-        text = json.dumps({"run_id": run["id"], "history": history}, indent=2)
+        text = dumps({"run_id": run["id"], "history": history}, indent=2) + "\n"
     else:
         keys = ["epoch"] + sorted({k for h in history for k in h if k != "epoch"})
         buf = io.StringIO()
@@ -90,4 +92,25 @@ def export_run(run_id: str, out: Path = OutOption,
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise RunError(f"cannot write {output}: {exc.strerror or exc}", field="--output") from None
+
+
+@runs_app.command("reindex")
+@guard
+def reindex_runs(out: Path = OutOption, json_: bool = typer.Option(False, "--json")) -> None:
+    """Rebuild OUT/runs.db from the run folders (a damaged database is moved aside, not deleted)."""
+    if not (out / "runs").is_dir():
+        raise RunError(f"no run folders in {out / 'runs'}; pass the results folder with --out", field="--out")
+    done = reindex(out)
+    if json_:
+        emit_json(done)
+        return
+    stdout.print(Text(f"indexed {len(done['indexed'])} runs into {out / 'runs.db'}"))
+    if done["moved_aside"]:
+        stdout.print(Text(f"the damaged database was kept as {done['moved_aside']}"))
+    if done["skipped"]:
+        stdout.print(Text(f"skipped {len(done['skipped'])} folders without a readable run.json: "
+                          + ", ".join(done["skipped"])))

@@ -1,11 +1,19 @@
-"""A stored, checkpointed, resumable run: the ``reglab train`` command's library half."""
+"""A stored, checkpointed, resumable run: the ``reglab train`` command's library half.
+
+Lifecycle of a stored run (``out`` given): the process that trains it holds the
+run folder's lock (:class:`reglab.store.RunLock`) from creation to the end, so a
+second process cannot ``--resume`` it while it lives, and a run whose process
+died is shown as ``interrupted``. States: created → running → completed |
+diverged | failed | interrupted (Ctrl-C/SIGTERM, or a checkpoint that could not be
+written); ``--resume`` continues an interrupted run from its last checkpoint.
+"""
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,10 +22,11 @@ from typing import Any, Callable
 
 import torch
 
+from reglab._json import strict_json
 from reglab._version import __version__
 from reglab.config import RunConfig, config_hash, config_to_toml
-from reglab.errors import RunError
-from reglab.store import RunStore
+from reglab.errors import ReglabError, RunError, RunLockedError, StoreError
+from reglab.store import RunLock, RunStore, owner_pid
 from reglab.train._trainer import Trainer
 
 __all__ = ["train", "RunResult", "FINAL_KEYS"]
@@ -29,7 +38,7 @@ CHECKPOINT = "checkpoint.pt"
 
 @dataclass
 class RunResult:
-    """The outcome of a run: status (completed | diverged | failed), final metrics and history."""
+    """The outcome of a run: status (completed | diverged), final metrics and history."""
 
     run_id: str | None
     status: str
@@ -43,22 +52,11 @@ class RunResult:
     model: Any = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return _clean({
+        return strict_json({
             "run_id": self.run_id, "status": self.status, "reason": self.reason, "final": self.final,
             "history": self.history, "penalized": self.penalized, "regularizers": self.regularizers,
             "config_hash": self.config_hash, "run_dir": self.run_dir,
         })
-
-
-def _clean(value: Any) -> Any:
-    """NaN/Inf → None so the document is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def versions() -> dict[str, str]:
@@ -66,12 +64,17 @@ def versions() -> dict[str, str]:
 
 
 def _save_atomic(state: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write the checkpoint beside ``path`` and rename it over: the previous one survives any failure."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _final(history: list[dict[str, float]]) -> dict[str, float | None]:
@@ -83,12 +86,18 @@ ProgressFn = Callable[[int, int, dict[str, float] | None], None]
 
 
 def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool = False,
-          progress: ProgressFn | None = None, trainer: Trainer | None = None) -> RunResult:
+          progress: ProgressFn | None = None, trainer: Trainer | None = None,
+          log: Callable[[str], None] | None = None) -> RunResult:
     """Train ``cfg``; with ``out``, store the run in ``out/runs.db`` and checkpoint every epoch.
 
     ``resume=True`` continues the newest unfinished run with the same resolved
     config from its last checkpoint, and ends with the numbers an uninterrupted
-    run would give. Without ``out`` nothing is written (handy in notebooks).
+    run would give; a run another live process is training is refused
+    (:class:`~reglab.errors.RunLockedError`, naming its PID). Without ``out``
+    nothing is written (handy in notebooks). ``log`` receives one line saying what
+    is trained where; ``progress(epoch, epochs, metrics)`` is called after each epoch.
+
+    Ctrl-C (KeyboardInterrupt) stores the run as ``interrupted`` and re-raises.
 
     >>> from reglab.config import parse_config
     >>> result = train(parse_config({"train": {"epochs": 2}}))
@@ -98,13 +107,32 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
     chash = config_hash(cfg)
     trainer = trainer or Trainer(cfg)
     store = RunStore(out) if out is not None else None
-    run_id, run_dir = None, None
+    run_id, run_dir, lock = None, None, None
     if store is not None:
-        run_id, run_dir = _open_run(store, cfg, chash, resume, trainer)
+        run_id, run_dir, lock = _open_run(store, cfg, chash, resume, trainer)
+    try:
+        if log is not None:
+            log(f"training on {trainer.splits.name} ({len(trainer.splits.train)} examples), device "
+                f"{trainer.device}; penalized: {', '.join(trainer.penalized) or 'nothing'}"
+                + (f"; resuming {run_id} at epoch {trainer.epoch}" if resume else ""))
+        return _loop(cfg, chash, trainer, store, run_id, run_dir, progress)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _loop(cfg: RunConfig, chash: str, trainer: Trainer, store: RunStore | None, run_id: str | None,
+          run_dir: Path | None, progress: ProgressFn | None) -> RunResult:
+    if store is not None:
         store.mark_running(run_id, trainer.penalized)
         store.record_epochs(run_id, trainer.history, len(trainer.history))
     status, reason = "completed", None
     start = time.perf_counter()
+
+    def stop_as(state: str, why: str) -> None:
+        if store is not None:
+            _best_effort(lambda: store.finish(run_id, state, why, _final(trainer.history), time.perf_counter() - start))
+
     try:
         while trainer.epoch < cfg.train.epochs:
             result = trainer.run_epoch()
@@ -113,7 +141,7 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
                 break
             due = trainer.epoch % cfg.train.checkpoint_every == 0 or trainer.epoch == cfg.train.epochs or result.stop
             if store is not None and cfg.train.checkpoint and due:
-                _save_atomic(trainer.state_dict(), run_dir / CHECKPOINT)
+                _checkpoint(trainer, run_dir / CHECKPOINT)
             if store is not None:
                 # metrics past the last checkpoint are replaced on resume (record_epochs drops them)
                 store.record_epochs(run_id, trainer.history[-1:], trainer.epoch)
@@ -123,14 +151,16 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
                 reason = result.stop
                 break
     except KeyboardInterrupt:
-        if store is not None:
-            store.finish(run_id, "killed", "interrupted; continue with --resume", _final(trainer.history),
-                         time.perf_counter() - start)
+        stop_as("interrupted", "interrupted (Ctrl-C or SIGTERM); continue with --resume")
+        raise
+    except StoreError as exc:
+        stop_as("interrupted", f"{exc}; continue with --resume once that is fixed")
+        raise
+    except ReglabError as exc:
+        stop_as("failed", str(exc))
         raise
     except Exception as exc:
-        if store is not None:
-            store.finish(run_id, "failed", f"{type(exc).__name__}: {exc}", _final(trainer.history),
-                         time.perf_counter() - start)
+        stop_as("failed", f"internal error {type(exc).__name__}: {exc}")
         raise
     note = trainer.finish() if status == "completed" else None
     final = _final([trainer.final_override] if trainer.final_override else trainer.history)
@@ -142,20 +172,74 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
                      str(run_dir) if run_dir else None, trainer.reg.describe(), trainer.model)
 
 
-def _open_run(store: RunStore, cfg: RunConfig, chash: str, resume: bool, trainer: Trainer) -> tuple[str, Path]:
+def _best_effort(write: Callable[[], None]) -> None:
+    """Record a failure if the store can still be written; the original error is what the user must see."""
+    try:
+        write()
+    except (OSError, StoreError):
+        pass
+
+
+def _checkpoint(trainer: Trainer, path: Path) -> None:
+    try:
+        _save_atomic(trainer.state_dict(), path)
+    except OSError as exc:
+        previous = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint exists"
+        raise StoreError(f"could not write the checkpoint {path} at epoch {trainer.epoch}: "
+                         f"{exc.strerror or exc}; {previous}", field="--out") from None
+
+
+def _open_run(store: RunStore, cfg: RunConfig, chash: str, resume: bool,
+              trainer: Trainer) -> tuple[str, Path, RunLock]:
     if resume:
-        record = store.find_resumable(chash)
-        if record is None:
-            raise RunError(f"nothing to resume: no unfinished run with this config in {store.root}")
-        run_id = record["id"]
-        run_dir = store.run_dir(run_id)
+        return _resume_run(store, cfg, chash, trainer)
+    run_id = f"{chash[:8]}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
+    run_dir = store.run_dir(run_id)
+    run_dir.mkdir(parents=True)
+    lock = RunLock(run_dir)
+    lock.acquire()  # a fresh folder: nobody else can hold it; taken before the run is visible in the store
+    try:
+        store.create_run(run_id, config=cfg.model_dump(mode="json"), config_hash=chash, name=cfg.name,
+                         versions=versions(), device=str(trainer.device), tags={"argv": sys.argv[1:]})
+        (run_dir / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
+    except BaseException:
+        lock.release()
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no half-made run behind
+        raise
+    return run_id, run_dir, lock
+
+
+def _resume_run(store: RunStore, cfg: RunConfig, chash: str, trainer: Trainer) -> tuple[str, Path, RunLock]:
+    record = store.find_resumable(chash)
+    if record is None:
+        raise RunError(f"nothing to resume: no unfinished run with this config in {store.root}", field="--resume")
+    run_id = record["id"]
+    run_dir = store.run_dir(run_id)
+    lock = RunLock(run_dir)
+    if not lock.acquire():
+        pid = owner_pid(run_dir)
+        raise RunLockedError(f"run {run_id} is being trained by another process (PID {pid}); wait for it to "
+                             f"finish, or stop it (kill {pid}) and then resume", field="--resume")
+    try:
         ckpt = run_dir / CHECKPOINT
         if ckpt.exists():
-            trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False))
-        return run_id, run_dir
-    run_id = f"{chash[:8]}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
-    run_dir = store.create_run(run_id, config=cfg.model_dump(mode="json"), config_hash=chash, name=cfg.name,
-                               versions=versions(), device=str(trainer.device),
-                               tags={"argv": sys.argv[1:]})
-    (run_dir / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
-    return run_id, run_dir
+            _load_checkpoint(trainer, ckpt, run_id)
+        elif record.get("epochs_done"):
+            why = ("its config has train.checkpoint = false" if not cfg.train.checkpoint
+                   else f"its checkpoint {ckpt} is missing")
+            raise RunError(f"cannot resume run {run_id} after {record['epochs_done']} epochs: {why}; "
+                           "train it again without --resume", field="--resume")
+    except BaseException:
+        lock.release()
+        raise
+    return run_id, run_dir, lock
+
+
+def _load_checkpoint(trainer: Trainer, path: Path, run_id: str) -> None:
+    try:
+        state = torch.load(path, map_location=trainer.device, weights_only=False)
+        trainer.load_state_dict(state)
+    except Exception as exc:  # a damaged file raises whatever the unpickler or zip reader hits
+        raise RunError(f"cannot resume run {run_id}: its checkpoint {path} is damaged or does not match the "
+                       f"config ({type(exc).__name__}: {exc}); train it again without --resume",
+                       field="--resume") from None
