@@ -36,8 +36,9 @@ class Comparison:
 
 def relative_error(predicted: torch.Tensor, trained: torch.Tensor) -> torch.Tensor:
     """``‖p − t‖ / max(‖p‖, ‖t‖)`` along the last dimension (0 where both are 0)."""
-    scale = torch.maximum(predicted.norm(dim=-1), trained.norm(dim=-1)).clamp(min=1e-300)
-    return (predicted - trained).norm(dim=-1) / scale
+    scale = torch.maximum(predicted.norm(dim=-1), trained.norm(dim=-1))
+    # both 0: the difference is 0 too, and 0 / tiny = 0
+    return (predicted - trained).norm(dim=-1) / scale.clamp(min=torch.finfo(scale.dtype).tiny)
 
 
 def compare(predicted: torch.Tensor, trained: torch.Tensor,
