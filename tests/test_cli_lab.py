@@ -62,11 +62,11 @@ def test_hessian_of_a_stored_run_matches_a_dense_float64_hessian(tmp_path, repo_
                          "--out", str(tmp_path)).stdout)
     doc = json.loads(run("hessian", out["run_id"], "--out", str(tmp_path), "--top", "3", "--bottom", "2",
                          "--trace", "--density", "--json").stdout)
-    from reglab.analysis import load_run_model
+    from reglab.train import load_run
 
-    _, trainer = load_run_model(out["run_id"], tmp_path)
-    model = trainer.model.double()
-    x, y = trainer.data["train"].x.double(), trainer.data["train"].y
+    model, splits, _ = load_run(out["run_id"], tmp_path)
+    model = model.double()
+    x, y = splits.train.x.double(), splits.train.y
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for p in model.parameters()]
     flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])

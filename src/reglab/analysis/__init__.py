@@ -1,5 +1,5 @@
 """Curvature of a stored run: load its model and data, then ask :mod:`reglab.curvature`."""
 
-from reglab.analysis._stored import load_run_model, stored_hessian_summary
+from reglab.analysis._stored import stored_hessian_summary
 
-__all__ = ["load_run_model", "stored_hessian_summary"]
+__all__ = ["stored_hessian_summary"]

@@ -1,6 +1,9 @@
 """Curvature of the training loss as operators: Hessian and GGN products, and what to do with them.
 
-Everything here works from matrix–vector products. :func:`hessian_operator` and
+:class:`Objective` is the mean loss of a model on data as a function of one flat
+parameter vector (loss, gradient, Hessian-vector product, chunked over batches,
+never modifying the model); it owns the flat layout. Everything else works from
+matrix–vector products on it. :func:`hessian_operator` and
 :func:`ggn_operator` turn a model, a loss and data into a
 :class:`CurvatureOperator` on the flat vector of the selected parameters (each
 flattened row-major, concatenated in the order given); :func:`eigen`,
@@ -24,13 +27,15 @@ Example:
 from reglab.curvature._density import spectral_density
 from reglab.curvature._eigen import eigen
 from reglab.curvature._ggn import GGNOperator, ggn_operator
-from reglab.curvature._hessian import HessianOperator, hessian, hessian_operator
+from reglab.curvature._hessian import HessianOperator, dense_hessian, hessian, hessian_operator
+from reglab.curvature._objective import Objective
 from reglab.curvature._operator import CurvatureOperator, DenseOperator, as_operator, to_dense
 from reglab.curvature._power import power_iteration
 from reglab.curvature._results import DensityResult, DiagonalResult, EigenResult, TraceResult
 from reglab.curvature._trace import diagonal, trace
 
 __all__ = [
+    "Objective",
     "CurvatureOperator",
     "DenseOperator",
     "HessianOperator",
@@ -38,6 +43,7 @@ __all__ = [
     "hessian_operator",
     "ggn_operator",
     "hessian",
+    "dense_hessian",
     "as_operator",
     "to_dense",
     "eigen",

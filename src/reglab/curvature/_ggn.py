@@ -8,7 +8,7 @@ import torch
 from torch.func import grad, jvp, vjp, vmap
 
 from reglab.curvature._model import ModelOperator
-from reglab.curvature._problem import Data, LossFn, build_problem, prepare_forward_ad
+from reglab.curvature._objective import Data, LossFn, Objective, prepare_forward_ad
 
 __all__ = ["GGNOperator", "ggn_operator"]
 
@@ -16,10 +16,16 @@ GGN_METHODS = ("auto",)
 
 
 class GGNOperator(ModelOperator):
-    """The GGN of the mean loss as an operator; build it with :func:`ggn_operator`."""
+    """The GGN of an :class:`Objective`'s mean loss at its point; see :func:`ggn_operator`."""
+
+    METHODS = GGN_METHODS
+
+    def _resolve(self, method: str) -> str:
+        prepare_forward_ad()
+        return method
 
     def _pieces(self, x, y):
-        pb = self._problem
+        pb = self.objective
         output = lambda p: pb.output(p, x)  # noqa: E731
         out, vjp_fn = vjp(output, pb.primals)
         # H_L is symmetric, so H_L u is a VJP of the output-space gradient; reverse
@@ -77,7 +83,4 @@ def ggn_operator(
         descent", Neural Computation 2002; Martens, "New insights and perspectives on
         the natural gradient method", JMLR 2020.
     """
-    if method not in GGN_METHODS:
-        raise ValueError(f"method must be one of {GGN_METHODS}, got {method!r}")
-    prepare_forward_ad()
-    return GGNOperator(build_problem(model, loss_fn, data, params, dtype), method)
+    return GGNOperator(Objective(model, loss_fn, data, params, dtype=dtype), method)

@@ -28,64 +28,59 @@ import torch
 from torch.func import grad, jvp, vjp, vmap
 
 from reglab.curvature._model import ModelOperator
+from reglab.curvature._objective import Data, LossFn, Objective, double_backward, prepare_forward_ad
 from reglab.curvature._operator import to_dense
-from reglab.curvature._problem import Data, LossFn, build_problem, prepare_forward_ad
 
-__all__ = ["HessianOperator", "hessian_operator", "hessian"]
+__all__ = ["HessianOperator", "hessian_operator", "hessian", "dense_hessian"]
 
 HVP_METHODS = ("auto", "double-backward", "rev-rev", "fwd-rev")
 
 
 class HessianOperator(ModelOperator):
-    """The Hessian of the mean loss as an operator; build it with :func:`hessian_operator`."""
+    """The Hessian of an :class:`Objective`'s mean loss at its point; see :func:`hessian_operator`.
+
+    ``HessianOperator(objective, method)`` builds it on an existing objective (e.g.
+    ``objective.at(w)`` for the Hessian at another point).
+    """
+
+    METHODS = HVP_METHODS
+
+    def _resolve(self, method: str) -> str:
+        if method == "fwd-rev":
+            prepare_forward_ad()
+        return "double-backward" if method == "auto" else method
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor):
-        return lambda p: self._problem.batch_loss(p, x, y)
+        return lambda p: self.objective.batch_loss(p, x, y)
 
     def _batch_product(self, x, y, tangents):
-        loss, primals = self._loss(x, y), self._problem.primals
+        loss, primals = self._loss(x, y), self.objective.primals
         if self.method == "double-backward":
-            return _double_backward(loss, primals, [tangents])[0]
+            return double_backward(loss, primals, [tangents])[0]
         if self.method == "rev-rev":
             return vjp(grad(loss), primals)[1](tangents)[0]
-        return _forward_over_reverse(self._problem, x, y, tangents)
+        return _forward_over_reverse(self.objective, x, y, tangents)
 
     def _batch_block_product(self, x, y, tangents):
-        loss, primals = self._loss(x, y), self._problem.primals
+        loss, primals = self._loss(x, y), self.objective.primals
         if self.method == "rev-rev":
             vjp_fn = vjp(grad(loss), primals)[1]
             return vmap(lambda t: vjp_fn(t)[0])(tangents)
         if self.method == "fwd-rev":
-            return vmap(lambda t: _forward_over_reverse(self._problem, x, y, t))(tangents)
+            return vmap(lambda t: _forward_over_reverse(self.objective, x, y, t))(tangents)
         per_column = [tuple(t[j] for t in tangents) for j in range(tangents[0].shape[0])]
-        columns = _double_backward(loss, primals, per_column)
+        columns = double_backward(loss, primals, per_column)
         return tuple(torch.stack(c) for c in zip(*columns, strict=True))
 
 
-def _double_backward(loss, primals, tangent_sets):
-    """``H v`` for each ``v`` in ``tangent_sets`` from one graph of the gradient."""
-    with torch.enable_grad():
-        p = tuple(t.detach().requires_grad_() for t in primals)
-        g = torch.autograd.grad(loss(p), p, create_graph=True, materialize_grads=True)
-        # A gradient that is constant in the parameters has no graph; its rows of H are 0.
-        live = [i for i, gi in enumerate(g) if gi.requires_grad]
-        if not live:
-            return [tuple(torch.zeros_like(t) for t in primals) for _ in tangent_sets]
-        outputs = [g[i] for i in live]
-        return [
-            torch.autograd.grad(outputs, p, [v[i] for i in live], retain_graph=True, materialize_grads=True)
-            for v in tangent_sets
-        ]
-
-
-def _forward_over_reverse(problem, x, y, tangents):
+def _forward_over_reverse(objective, x, y, tangents):
     if not y.is_floating_point():
-        return jvp(grad(lambda p: problem.batch_loss(p, x, y)), (problem.primals,), (tangents,))[1]
+        return jvp(grad(lambda p: objective.batch_loss(p, x, y)), (objective.primals,), (tangents,))[1]
     # A float target gets an explicit zero tangent: with none, torch's forward
     # derivative of mse_loss(reduction="mean") writes into an immutable ZeroTensor
     # (pytorch/pytorch#123996).
-    loss_grad = grad(lambda p, t: problem.batch_loss(p, x, t))
-    return jvp(loss_grad, (problem.primals, y), (tangents, torch.zeros_like(y)))[1]
+    loss_grad = grad(lambda p, t: objective.batch_loss(p, x, t))
+    return jvp(loss_grad, (objective.primals, y), (tangents, torch.zeros_like(y)))[1]
 
 
 def hessian_operator(
@@ -114,9 +109,10 @@ def hessian_operator(
     values are copied, so training the model afterwards does not change it.
     ``op.param_names``, ``op.unflatten(v)`` and ``op.param_vector()`` give the layout.
 
-    **Mode.** The model is in eval mode during every product (dropout off,
-    batch norm uses its running statistics) and each submodule's own flag is
-    restored afterwards. The data are read once and held.
+    **Mode.** The products run on a private copy of the model in eval mode
+    (dropout off, batch norm uses its running statistics), built by
+    :class:`Objective`; the caller's model is never modified. The data are read
+    once and held.
 
     Args:
         model: the network.
@@ -143,11 +139,7 @@ def hessian_operator(
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994;
         Goodfellow, Bengio & Courville, *Deep Learning*, 2016, §4.3 and ch. 7.
     """
-    _check_method(method)
-    if method == "fwd-rev":
-        prepare_forward_ad()
-    resolved = "double-backward" if method == "auto" else method
-    return HessianOperator(build_problem(model, loss_fn, data, params, dtype), resolved)
+    return HessianOperator(Objective(model, loss_fn, data, params, dtype=dtype), method)
 
 
 def hessian(
@@ -176,11 +168,18 @@ def hessian(
 
     Reference: Goodfellow, Bengio & Courville, *Deep Learning*, 2016, §4.3.
     """
-    op = hessian_operator(model, loss_fn, data, params=params, dtype=dtype, method="rev-rev")
-    H = to_dense(op)
+    return dense_hessian(Objective(model, loss_fn, data, params, dtype=dtype))
+
+
+def dense_hessian(objective: Objective) -> torch.Tensor:
+    """The dense Hessian of an :class:`Objective`'s mean loss at its point, symmetrized (see :func:`hessian`).
+
+    >>> import torch
+    >>> from reglab.curvature import Objective, dense_hessian
+    >>> X, Y = torch.eye(2), torch.zeros(2, 1)
+    >>> obj = Objective(torch.nn.Linear(2, 1, bias=False), torch.nn.functional.mse_loss, (X, Y), dtype=torch.float64)
+    >>> dense_hessian(obj).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    H = to_dense(HessianOperator(objective, "rev-rev"))
     return (H + H.T) / 2
-
-
-def _check_method(method: str) -> None:
-    if method not in HVP_METHODS:
-        raise ValueError(f"method must be one of {HVP_METHODS}, got {method!r}")

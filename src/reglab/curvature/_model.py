@@ -1,76 +1,68 @@
-"""The common part of the model curvature operators (Hessian, GGN)."""
+"""The common part of the model curvature operators (Hessian, GGN): products on an :class:`Objective`."""
 
 from __future__ import annotations
 
 import torch
 
+from reglab.curvature._objective import Objective, flatten, unflatten
 from reglab.curvature._operator import CurvatureOperator
-from reglab.curvature._problem import Problem, eval_mode, flatten, unflatten
 
 
 class ModelOperator(CurvatureOperator):
-    """A curvature operator of the mean loss of a model; see :func:`hessian_operator`.
+    """A curvature operator of the mean loss of an :class:`Objective`, taken at its point.
 
-    Products are summed over the batches with weights ``n_b / N``. The model is
-    in eval mode during each product and its own train/eval flags are restored
-    afterwards.
+    Products are summed over the objective's batches with weights ``n_b / N``; the
+    objective's private copy of the model is in eval mode, the caller's model is
+    never touched.
     """
 
-    def __init__(self, problem: Problem, method: str) -> None:
-        super().__init__(problem.size, problem.primals[0].dtype, problem.primals[0].device)
-        self._problem = problem
-        self.method = method
+    METHODS: tuple[str, ...] = ("auto",)
+
+    def __init__(self, objective: Objective, method: str = "auto") -> None:
+        if not isinstance(objective, Objective):
+            raise TypeError(f"objective must be a reglab.curvature.Objective, got {type(objective).__name__}")
+        if method not in self.METHODS:
+            raise ValueError(f"method must be one of {self.METHODS}, got {method!r}")
+        super().__init__(objective.size, objective.dtype, objective.device)
+        self.objective = objective
+        self.method = self._resolve(method)
+
+    def _resolve(self, method: str) -> str:
+        return method
 
     @property
     def param_names(self) -> tuple[str, ...]:
         """Names of the parameters in the flat vector, in order."""
-        return self._problem.names
+        return self.objective.names
 
     @property
     def param_shapes(self) -> tuple[torch.Size, ...]:
-        return self._problem.shapes
+        return self.objective.shapes
 
     def param_vector(self) -> torch.Tensor:
         """The flat vector of the selected parameters at which the operator is taken."""
-        return flatten(self._problem.primals)
+        return self.objective.vector()
 
     def unflatten(self, v: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split a flat vector into a ``{name: tensor}`` dict in the parameters' shapes."""
-        return dict(zip(self.param_names, unflatten(v, self.param_shapes), strict=True))
+        return self.objective.unflatten(v)
 
     def loss(self) -> torch.Tensor:
         """The mean loss ``C₀`` over all examples (a 0-dim tensor)."""
-        pb = self._problem
-        with torch.no_grad(), eval_mode(pb.model):
-            return sum(w * pb.batch_loss(pb.primals, x, y) for w, (x, y) in zip(pb.weights, pb.batches))
+        with torch.no_grad():
+            return self.objective.loss()
 
     def gradient(self) -> torch.Tensor:
         """The flat gradient ``∇C₀`` of the mean loss."""
-        pb = self._problem
-        total = torch.zeros(self._size, dtype=self.dtype, device=self.device)
-        with eval_mode(pb.model), torch.enable_grad():
-            for w, (x, y) in zip(pb.weights, pb.batches):
-                p = tuple(t.detach().requires_grad_() for t in pb.primals)
-                total += w * flatten(torch.autograd.grad(pb.batch_loss(p, x, y), p))
-        return total
+        return self.objective.grad()
 
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
-        pb = self._problem
-        tangents = unflatten(v, pb.shapes)
-        total = torch.zeros_like(v)
-        with eval_mode(pb.model):
-            for w, (x, y) in zip(pb.weights, pb.batches):
-                total += w * flatten(self._batch_product(x, y, tangents))
-        return total
+        tangents = unflatten(v, self.objective.shapes)
+        return self.objective.over_batches(lambda x, y: flatten(self._batch_product(x, y, tangents)))
 
     def _matmat(self, V: torch.Tensor) -> torch.Tensor:
-        pb = self._problem
-        tangents = unflatten(V.T, pb.shapes)
-        total = torch.zeros_like(V.T)
-        with eval_mode(pb.model):
-            for w, (x, y) in zip(pb.weights, pb.batches):
-                total += w * flatten(self._batch_block_product(x, y, tangents), lead=1)
-        return total.T
+        tangents = unflatten(V.T, self.objective.shapes)
+        return self.objective.over_batches(lambda x, y: flatten(self._batch_block_product(x, y, tangents), lead=1)).T
 
     def _batch_product(self, x, y, tangents):  # pragma: no cover - abstract
         raise NotImplementedError

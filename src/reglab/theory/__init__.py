@@ -30,7 +30,14 @@ Reference: Goodfellow, Bengio & Courville, *Deep Learning*, 2016, chapter 7.
 from reglab.theory._early_stopping import early_stopping_alpha, early_stopping_factors
 from reglab.theory._lasso import soft_threshold
 from reglab.theory._radius import alpha_for_radius, constraint_radius
-from reglab.theory._ridge import effective_parameters, newton_step_prediction, ridge_transform, shrink_factors
+from reglab.theory._ridge import (
+    effective_hessian,
+    effective_parameters,
+    newton_step_prediction,
+    predict,
+    ridge_transform,
+    shrink_factors,
+)
 
 __all__ = [
     "ridge_transform",
@@ -42,4 +49,6 @@ __all__ = [
     "early_stopping_alpha",
     "early_stopping_factors",
     "newton_step_prediction",
+    "effective_hessian",
+    "predict",
 ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
+from reglab.regularize.ops import prox_l1
 from reglab.theory._arrays import Array, scalar_or, strengths, tensor
 
 __all__ = ["soft_threshold"]
@@ -19,6 +18,7 @@ def soft_threshold(w_star: Array, h_diag: Array, alpha: Any) -> Array:
     .. math::
         w_i = \operatorname{sign}(w_i^*)\,\max\Big(|w_i^*| - \frac{\alpha}{H_{ii}},\,0\Big),
 
+    (the proximal map of ``‖·‖₁`` with threshold ``α/Hᵢᵢ``, ``reglab.regularize.ops.prox_l1``),
     so a weight with ``|wᵢ*| ≤ α/Hᵢᵢ`` becomes exactly 0 (sparsity) and the others
     move toward 0 by ``α/Hᵢᵢ``. ``α`` multiplies ``‖w‖₁`` added to the *mean* loss
     and ``H`` is the Hessian of that mean loss. A vector ``alpha`` gives one row per
@@ -44,5 +44,5 @@ def soft_threshold(w_star: Array, h_diag: Array, alpha: Any) -> Array:
     if bool((h <= 0).any()):
         raise ValueError("h_diag must be > 0 everywhere")
     alphas, scalar = strengths(alpha)
-    shrunk = torch.clamp(w.abs()[None, :] - alphas[:, None] / h[None, :], min=0.0)
-    return scalar_or(torch.where(shrunk > 0, torch.sign(w) * shrunk, 0.0), scalar, w_star)
+    shrunk = prox_l1(w[None, :], alphas[:, None] / h[None, :]) + 0.0  # + 0.0 turns the −0 of negative wᵢ* into 0
+    return scalar_or(shrunk, scalar, w_star)

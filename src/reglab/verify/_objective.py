@@ -1,74 +1,77 @@
-"""The training objective as a function of one flat float64 parameter vector, and tight minimizers.
+"""Tight minimizers of an :class:`~reglab.curvature.Objective`, and the deprecated ``FlatObjective``.
 
 ``verify`` needs minimizers, not a few epochs of SGD: full-batch L-BFGS (strong
-Wolfe line search) for smooth objectives, and FISTA with backtracking for the
-L1 penalty, whose proximal step (soft-thresholding) gives exact zeros.
+Wolfe line search) for smooth objectives C₀ + (α/2)‖m ⊙ w‖², and FISTA with
+backtracking for C₀ + α‖m ⊙ w‖₁, whose proximal step (``ops.prox_l1``) gives
+exact zeros. ``m`` is the objective's penalty mask (``Objective(..., penalized=names)``)
+and α the strength on the *mean* loss (reglab's convention, see :mod:`reglab.theory`).
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
-__all__ = ["FlatObjective", "FitResult", "minimize_lbfgs", "minimize_fista"]
+from reglab.curvature import Objective
+from reglab.regularize.ops import prox_l1
+
+__all__ = ["FlatObjective", "FitResult", "minimize_lbfgs", "minimize_fista", "fit_minimizers", "classification_error"]
 
 
-class FlatObjective:
-    """C₀(w) = mean loss over (X, Y) of ``model`` with all trainable parameters taken from a flat ``w``.
+class FlatObjective(Objective):
+    """Deprecated: use ``Objective(model, loss_fn, (x, y), dtype=torch.float64, penalized=names)``.
 
-    ``mask`` (bool, same length as ``w``) marks the penalized coordinates. The
-    flat order is ``model.named_parameters()`` order, each tensor row-major.
+    The float64 objective over all of ``(x, y)`` with every trainable parameter in
+    ``w`` and ``penalized`` marking the L2/L1 mask. Kept for existing callers:
+    ``.x``, ``.y``, ``.l2(w, α)``, ``.grad(w, α)``, ``.error(w)``, ``.weight_mask``,
+    and ``.model``, a float64 eval-mode *copy* of the model that :meth:`load`
+    writes into. The caller's model is not converted (as it was before).
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                  penalized: list[str]) -> None:
-        self.model = model.double().eval()
-        self.loss_fn = loss_fn
-        self.x = x.double()
-        self.y = y if y.dtype == torch.int64 else y.double()
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
-        self.shapes = [p.shape for n, p in model.named_parameters() if p.requires_grad]
-        self.sizes = [s.numel() for s in self.shapes]
-        unknown = set(penalized) - set(self.names)
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        unknown = set(penalized) - set(trainable)
         if unknown:
             raise ValueError(f"penalized parameters {sorted(unknown)} are not trainable parameters of the model")
-        self.mask = torch.cat([torch.full((k,), n in penalized, dtype=torch.bool)
-                               for n, k in zip(self.names, self.sizes)])
+        y = y if y.dtype == torch.int64 else y.double()
+        super().__init__(model, loss_fn, (x, y), dtype=torch.float64, penalized=penalized)
+        self.x, self.y = self.batches[0]
+        self._caller = model
+        self.model = copy.deepcopy(model).double().eval()
         self.weight_mask = self.mask.double()
 
     def vector(self) -> torch.Tensor:
+        """The flat ``w`` of ``.model`` (after :meth:`load`, the loaded one)."""
         params = dict(self.model.named_parameters())
         return torch.cat([params[n].detach().reshape(-1) for n in self.names]).double()
 
-    def unflatten(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {n: t.view(s) for n, t, s in zip(self.names, torch.split(w, self.sizes), self.shapes)}
-
     def load(self, w: torch.Tensor) -> None:
-        """Write ``w`` into the model's parameters."""
+        """Write ``w`` into ``.model`` and into the caller's model (cast to its dtype)."""
         with torch.no_grad():
-            params = dict(self.model.named_parameters())
-            for n, t in self.unflatten(w).items():
-                params[n].copy_(t)
-
-    def loss(self, w: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(functional_call(self.model, self.unflatten(w), (self.x,)), self.y)
+            for target in (self.model, self._caller):
+                params = dict(target.named_parameters())
+                for n, t in self.unflatten(w).items():
+                    params[n].copy_(t)
 
     def l2(self, w: torch.Tensor, alpha: float) -> torch.Tensor:
-        return self.loss(w) + 0.5 * alpha * (w * w * self.weight_mask).sum()
-
-    def grad(self, w: torch.Tensor, alpha: float = 0.0) -> torch.Tensor:
-        w = w.detach().requires_grad_(True)
-        (g,) = torch.autograd.grad(self.l2(w, alpha), w)
-        return g
+        return self.loss(w, alpha)
 
     def error(self, w: torch.Tensor) -> float:
-        with torch.no_grad():
-            out = functional_call(self.model, self.unflatten(w), (self.x,))
-        return float((out.argmax(1) != self.y).double().mean()) if self.y.dtype == torch.int64 else float("nan")
+        return classification_error(self, w)
+
+
+def classification_error(objective: Objective, w: torch.Tensor) -> float:
+    """The fraction of examples misclassified at ``w`` (argmax of the outputs); NaN for float targets."""
+    y = objective.targets
+    if y.dtype != torch.int64:
+        return float("nan")
+    return float((objective.outputs(w).argmax(1) != y).double().mean())
 
 
 @dataclass
@@ -79,9 +82,9 @@ class FitResult:
     converged: bool
 
 
-def minimize_lbfgs(obj: FlatObjective, w0: torch.Tensor, alpha: float, *, tol: float = 1e-10,
+def minimize_lbfgs(obj: Objective, w0: torch.Tensor, alpha: float, *, tol: float = 1e-10,
                    max_iter: int = 5000, stop: Callable[[torch.Tensor], bool] | None = None) -> FitResult:
-    """Full-batch L-BFGS on C₀ + (α/2)‖w_mask‖² until ‖∇‖∞ ≤ tol or ``max_iter`` iterations.
+    """Full-batch L-BFGS on C₀ + (α/2)‖m ⊙ w‖² until ‖∇‖∞ ≤ tol or ``max_iter`` iterations.
 
     ``stop(w)``, checked every 100 iterations, ends the search early (unconverged).
     """
@@ -91,18 +94,18 @@ def minimize_lbfgs(obj: FlatObjective, w0: torch.Tensor, alpha: float, *, tol: f
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        value = obj.l2(w, alpha)
+        value = obj.loss(w, alpha)
         value.backward()
         return value
 
     done = 0
     g = obj.grad(w, alpha)
-    value = float(obj.l2(w.detach(), alpha))
+    value = float(obj.loss(w.detach(), alpha))
     while done < max_iter and float(g.abs().max()) > tol:
         opt.step(closure)
         done += 100
         g = obj.grad(w, alpha)
-        new_value = float(obj.l2(w.detach(), alpha))
+        new_value = float(obj.loss(w.detach(), alpha))
         stalled = abs(value - new_value) <= 1e-15 * max(abs(value), 1e-300)
         value = new_value
         if stalled or (stop is not None and stop(w.detach())):
@@ -117,7 +120,7 @@ def minimize_lbfgs(obj: FlatObjective, w0: torch.Tensor, alpha: float, *, tol: f
 NEWTON_MAX_PARAMS = 3000
 
 
-def _newton_polish(obj: FlatObjective, w: torch.Tensor, alpha: float, g: torch.Tensor,
+def _newton_polish(obj: Objective, w: torch.Tensor, alpha: float, g: torch.Tensor,
                    steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """A few Newton steps w ← w − (∇²C)⁻¹∇C with the dense Hessian (small models only).
 
@@ -126,7 +129,7 @@ def _newton_polish(obj: FlatObjective, w: torch.Tensor, alpha: float, g: torch.T
     precision. A step is kept only if it shrinks the gradient.
     """
     for _ in range(steps):
-        hess = torch.func.jacrev(torch.func.jacrev(lambda v: obj.l2(v, alpha)))(w)  # no forward AD needed
+        hess = torch.func.jacrev(torch.func.jacrev(lambda v: obj.loss(v, alpha)))(w)  # no forward AD needed
         try:
             step = torch.linalg.solve(hess, g)
         except RuntimeError:
@@ -139,20 +142,19 @@ def _newton_polish(obj: FlatObjective, w: torch.Tensor, alpha: float, g: torch.T
     return w, g
 
 
-def minimize_fista(obj: FlatObjective, w0: torch.Tensor, alpha: float, *, tol: float = 1e-12,
+def minimize_fista(obj: Objective, w0: torch.Tensor, alpha: float, *, tol: float = 1e-12,
                    max_iter: int = 20000) -> FitResult:
-    """FISTA with backtracking on C₀(w) + α‖w_mask‖₁ (Beck & Teboulle 2009).
+    """FISTA with backtracking on C₀(w) + α‖m ⊙ w‖₁ (Beck & Teboulle 2009).
 
-    The proximal step soft-thresholds the penalized coordinates,
-    w ← sign(u)·max(|u| − tα, 0), and leaves the others as they are.
+    The proximal step is ``ops.prox_l1`` with the threshold t·α·m: the penalized
+    coordinates are soft-thresholded, the others (threshold 0) kept as they are.
     Stops when the gradient-mapping norm ‖(w − w⁺)/t‖∞ ≤ tol.
     """
     mask = obj.mask
+    weight = mask.to(w0.dtype)
 
     def prox(u: torch.Tensor, t: float) -> torch.Tensor:
-        out = u.clone()
-        out[mask] = torch.sign(u[mask]) * torch.clamp(u[mask].abs() - t * alpha, min=0.0)
-        return out
+        return prox_l1(u, t * alpha * weight)
 
     def f_and_grad(w: torch.Tensor) -> tuple[float, torch.Tensor]:
         w = w.detach().requires_grad_(True)
@@ -192,7 +194,7 @@ def minimize_fista(obj: FlatObjective, w0: torch.Tensor, alpha: float, *, tol: f
     return FitResult(x, mapping, it, mapping <= tol)
 
 
-def _support_newton(obj: FlatObjective, x: torch.Tensor, alpha: float, mask: torch.Tensor, mapping: float,
+def _support_newton(obj: Objective, x: torch.Tensor, alpha: float, mask: torch.Tensor, mapping: float,
                     measure: Callable[[torch.Tensor], float], steps: int = 4) -> tuple[torch.Tensor, float]:
     """Newton steps on the support of an L1 solution (zeros fixed): the smooth problem there.
 
@@ -218,3 +220,25 @@ def _support_newton(obj: FlatObjective, x: torch.Tensor, alpha: float, mask: tor
             break
         x, mapping = candidate, new_mapping
     return x, mapping
+
+
+def fit_minimizers(objective: Objective, w0: torch.Tensor, alphas: Sequence[float], *, penalty: str = "l2",
+                   tol: float = 1e-9, max_iter: int = 3000) -> list[FitResult]:
+    """The minimizer of C₀ + α·Ω(m ⊙ w) for each α in turn, each started from the previous one (``w0`` first).
+
+    ``penalty="l2"``: Ω = ½‖·‖², by :func:`minimize_lbfgs` (``max_iter`` iterations);
+    ``"l1"``: Ω = ‖·‖₁, by :func:`minimize_fista` (``10·max_iter``). ``m`` is
+    ``objective.mask``; α multiplies the penalty added to the *mean* loss.
+    Increasing α keeps the warm starts close.
+    """
+    if penalty not in ("l2", "l1"):
+        raise ValueError(f"penalty must be 'l2' or 'l1', got {penalty!r}")
+    fits, w = [], w0
+    for alpha in alphas:
+        if penalty == "l1" and alpha > 0:
+            fit = minimize_fista(objective, w, float(alpha), tol=tol, max_iter=max_iter * 10)
+        else:
+            fit = minimize_lbfgs(objective, w, float(alpha), tol=tol, max_iter=max_iter)
+        fits.append(fit)
+        w = fit.w
+    return fits

@@ -21,6 +21,11 @@ keeps falling as the weights grow. ``verify`` says so and predicts from a
 reference point w₀ = w̃(α₀) at a small α₀ with the Newton form
 w̃(α) ≈ w₀ − (H₀ + αD)⁻¹(∇C₀(w₀) + αDw₀) (D the penalty mask), which is the
 notes' formula when ∇C₀(w₀) = 0.
+
+**As parts.** :func:`verify` is: build the :class:`~reglab.curvature.Objective`, find
+the expansion point (w* or w̃(α₀)), take the dense Hessian there, then
+:func:`fit_minimizers` → :func:`reglab.theory.predict` → :func:`compare`, the same
+parts an experiment calls; "holds" means ``compare``'s relative error ≤ ``threshold``.
 """
 
 from __future__ import annotations
@@ -33,13 +38,14 @@ from typing import Any, Sequence
 import torch
 
 from reglab.config import RunConfig
-from reglab.curvature import hessian
+from reglab.curvature import Objective, dense_hessian
 from reglab.data import Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import select_parameters
-from reglab.theory import effective_parameters, ridge_transform, shrink_factors, soft_threshold
+from reglab.theory import effective_hessian, effective_parameters, predict, shrink_factors
 from reglab.train import get_loss
-from reglab.verify._objective import FitResult, FlatObjective, minimize_fista, minimize_lbfgs
+from reglab.verify._compare import HOLDS_THRESHOLD, compare
+from reglab.verify._objective import FitResult, classification_error, fit_minimizers, minimize_lbfgs
 
 __all__ = ["verify", "verify_config", "VerifyReport", "VerifyCase"]
 
@@ -86,43 +92,79 @@ class VerifyReport:
         return asdict(self)
 
 
-def _schur(H: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    hpp = H[mask][:, mask]
-    if bool(mask.all()):
-        return hpp
-    u = ~mask
-    hpu, huu = H[mask][:, u], H[u][:, u]
-    return hpp - hpu @ torch.linalg.lstsq(huu, hpu.T).solution
+@dataclass
+class _Point:
+    """Where the quadratic model is taken: w₀, and ∇C₀(w₀) when w₀ is not the unregularized minimizer."""
+
+    w: torch.Tensor
+    grad: torch.Tensor | None
+    minimizer: str
+    reference_alpha: float | None
+    star: FitResult
+    notes: list[str]
 
 
-def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
-    denom = float(a.norm() * b.norm())
-    return float(a @ b) / denom if denom > 0 else float("nan")
-
-
-def _rel(pred: torch.Tensor, trained: torch.Tensor) -> float:
-    scale = float(trained.norm())
-    diff = float((pred - trained).norm())
-    return diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-
-
-def _fit(obj: FlatObjective, w0: torch.Tensor, alpha: float, penalty: str, tol: float, max_iter: int) -> FitResult:
-    if penalty == "l1" and alpha > 0:
-        return minimize_fista(obj, w0, alpha, tol=tol, max_iter=max_iter * 10)
-    return minimize_lbfgs(obj, w0, alpha, tol=tol, max_iter=max_iter)
-
-
-def _separates(obj: FlatObjective, w: torch.Tensor) -> bool:
+def _separates(objective: Objective, w: torch.Tensor) -> bool:
     """Cross-entropy with every training example classified correctly has no finite minimizer.
 
     Scaling the last layer's weights and bias by c > 1 scales every margin by c,
     so the loss falls strictly: the infimum (0) is approached as ‖w‖ → ∞.
     """
-    return obj.error(w) == 0.0
+    return classification_error(objective, w) == 0.0
+
+
+def _expansion_point(objective: Objective, alphas: list[float], penalty: str, classification: bool, tol: float,
+                     max_iter: int, reference_alpha: float | None) -> _Point:
+    """Train to w*; if it does not exist (or was not reached, or α₀ is asked for) to w̃(α₀) instead."""
+    notes: list[str] = []
+    stop = (lambda w: _separates(objective, w)) if classification else None
+    w_init = objective.vector()
+    star = minimize_lbfgs(objective, w_init, 0.0, tol=tol, max_iter=max_iter, stop=stop)
+    separable = classification and _separates(objective, star.w)
+    if separable and penalty == "l1":
+        raise ValueError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
+                         "prediction needs one; verify L1 on a regression problem")
+    if not (penalty == "l2" and (separable or reference_alpha is not None or not star.converged)):
+        minimizer = "finite" if star.converged else "approximate"
+        if not star.converged:
+            notes.append(f"unregularized fit stopped at ‖∇C₀‖∞ = {star.grad_norm:.2e} (tolerance {tol:g})")
+        return _Point(star.w, None, minimizer, None, star, notes)
+    a0 = reference_alpha or min(alphas) / 10.0
+    # from the initial weights: w* may have run off to a saturated region, w̃(α₀) is well posed
+    ref = minimize_lbfgs(objective, w_init, a0, tol=tol, max_iter=max_iter)
+    if separable:
+        minimizer = "none (separable data: the loss falls as ‖w‖ grows)"
+        why = f"no finite unregularized minimizer (train error 0, ‖∇C₀‖∞ = {star.grad_norm:.2e})"
+    elif not star.converged:
+        minimizer = "not reached"
+        why = (f"the unregularized fit stopped at ‖∇C₀‖∞ = {star.grad_norm:.2e} after {star.iterations} "
+               "L-BFGS iterations")
+    else:
+        minimizer = "finite"
+        why = "a reference point was asked for"
+    notes.append(f"{why}; predictions are Newton steps from w̃(α₀), α₀ = {a0:g} "
+                 f"(‖∇C(w̃(α₀))‖∞ = {ref.grad_norm:.2e})")
+    return _Point(ref.w, objective.grad(ref.w), minimizer, a0, star, notes)
+
+
+def _shrinkage(lam: torch.Tensor, Q: torch.Tensor, c_star: torch.Tensor, trained: torch.Tensor, alpha: float,
+               H_eff: torch.Tensor) -> dict[str, Any]:
+    """Predicted vs observed shrink factors along H_eff's eigenvectors, and γ(α) two ways."""
+    eye = torch.eye(len(lam), dtype=H_eff.dtype)
+    predicted_shrink = shrink_factors(lam.clamp(min=0), alpha)
+    c_tr = Q.T @ trained
+    determined = c_star.abs() > 1e-3 * c_star.abs().max()
+    observed = torch.where(determined, c_tr / torch.where(determined, c_star, 1.0), float("nan"))
+    diffs = (observed - predicted_shrink)[determined]
+    return {"effective_parameters": float(effective_parameters(lam.clamp(min=0), alpha)),
+            "effective_parameters_trace": float(torch.trace(torch.linalg.solve(H_eff + alpha * eye, H_eff))),
+            "shrink_predicted": predicted_shrink.tolist(),
+            "shrink_observed": [None if math.isnan(v) else v for v in observed.tolist()],
+            "shrink_max_abs_diff": float(diffs.abs().max()) if len(diffs) else None}
 
 
 def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask: Any = "weights",
-           threshold: float = 0.05, tol: float = 1e-9, max_iter: int = 3000, reference_alpha: float | None = None,
+           threshold: float = HOLDS_THRESHOLD, tol: float = 1e-9, max_iter: int = 3000, reference_alpha: float | None = None,
            splits: Splits | None = None) -> VerifyReport:
     """Train to w*, take H at w*, predict w̃(α) for each α, train to w̃(α), compare.
 
@@ -142,95 +184,41 @@ def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask
     _, loss_fn = get_loss(cfg.train.loss, splits.task)
     model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed)
     penalized = [n for n, _ in select_parameters(model, mask)]
-    obj = FlatObjective(model, loss_fn, splits.train.x, splits.train.y, penalized)
-    classification = splits.task == "classification"
-    notes: list[str] = []
+    y = splits.train.y if splits.train.y.dtype == torch.int64 else splits.train.y.double()
+    objective = Objective(model, loss_fn, (splits.train.x, y), dtype=torch.float64, penalized=penalized)
+    point = _expansion_point(objective, alphas, penalty, splits.task == "classification", tol, max_iter,
+                             reference_alpha)
 
-    stop = (lambda w: _separates(obj, w)) if classification else None
-    w_init = obj.vector()
-    star = minimize_lbfgs(obj, w_init, 0.0, tol=tol, max_iter=max_iter, stop=stop)
-    separable = classification and _separates(obj, star.w)
-    use_reference = penalty == "l2" and (separable or reference_alpha is not None or not star.converged)
-    if separable and penalty == "l1":
-        raise ValueError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
-                         "prediction needs one; verify L1 on a regression problem")
-    if use_reference:
-        a0 = reference_alpha or min(alphas) / 10.0
-        # from the initial weights: w* may have run off to a saturated region, w̃(α₀) is well posed
-        ref = minimize_lbfgs(obj, w_init, a0, tol=tol, max_iter=max_iter)
-        w0 = ref.w
-        if separable:
-            minimizer = "none (separable data: the loss falls as ‖w‖ grows)"
-            why = f"no finite unregularized minimizer (train error 0, ‖∇C₀‖∞ = {star.grad_norm:.2e})"
-        elif not star.converged:
-            minimizer = "not reached"
-            why = (f"the unregularized fit stopped at ‖∇C₀‖∞ = {star.grad_norm:.2e} after {star.iterations} "
-                   "L-BFGS iterations")
-        else:
-            minimizer = "finite"
-            why = "a reference point was asked for"
-        notes.append(f"{why}; predictions are Newton steps from w̃(α₀), α₀ = {a0:g} "
-                     f"(‖∇C(w̃(α₀))‖∞ = {ref.grad_norm:.2e})")
-    else:
-        a0, w0 = None, star.w
-        minimizer = "finite" if star.converged else "approximate"
-        if not star.converged:
-            notes.append(f"unregularized fit stopped at ‖∇C₀‖∞ = {star.grad_norm:.2e} (tolerance {tol:g})")
-
-    obj.load(w0)
-    H = hessian(obj.model, loss_fn, (obj.x, obj.y), params=obj.names, dtype=torch.float64)
-    mask = obj.mask
-    H_eff = _schur(H, mask)
+    pmask = objective.mask
+    H = dense_hessian(objective.at(point.w))
+    H_eff = effective_hessian(H, pmask)
     lam, Q = torch.linalg.eigh(H_eff)
     lam, Q = lam.flip(0), Q.flip(1)
     diag = torch.diagonal(H_eff)
     offdiag = float((H_eff - torch.diag(diag)).norm() / diag.norm()) if diag.norm() > 0 else 0.0
-    g0 = obj.grad(w0, 0.0)
-    w0_p = w0[mask]
-    c_star = Q.T @ w0_p
+    predictions = predict(H, point.w, alphas, pmask, penalty=penalty, grad0=point.grad)
+    fits = fit_minimizers(objective, point.w, alphas, penalty=penalty, tol=tol, max_iter=max_iter)
 
     cases = []
-    w_prev = w0
-    for alpha in alphas:
-        fit = _fit(obj, w_prev, alpha, penalty, tol, max_iter)
-        w_prev = fit.w
-        trained = fit.w[mask]
-        case: dict[str, Any] = {}
+    for alpha, pred, fit in zip(alphas, predictions, fits, strict=True):
+        trained = fit.w[pmask]
+        c = compare(pred, trained, threshold)
         if penalty == "l1":
-            pred = soft_threshold(w0_p, diag, alpha)
             zp, zt = pred == 0, trained == 0
-            case.update(zeros_predicted=int(zp.sum()), zeros_trained=int(zt.sum()),
-                        zero_pattern_match=bool(torch.equal(zp, zt)))
-            eff = eff_trace = None
+            extra = {"zeros_predicted": int(zp.sum()), "zeros_trained": int(zt.sum()),
+                     "zero_pattern_match": bool(torch.equal(zp, zt)),
+                     "effective_parameters": None, "effective_parameters_trace": None}
         else:
-            if use_reference:
-                D = torch.diag(mask.double())
-                rhs = (g0 + alpha * D @ w0).unsqueeze(1)
-                step = torch.linalg.lstsq(H + alpha * D, rhs).solution[:, 0]  # softmax biases: a null direction
-                pred = (w0 - step)[mask]
-            else:
-                pred = ridge_transform((lam, Q), w0_p, alpha)
-            eff = float(effective_parameters(lam.clamp(min=0), alpha))
-            eye = torch.eye(len(lam), dtype=H_eff.dtype)
-            eff_trace = float(torch.trace(torch.linalg.solve(H_eff + alpha * eye, H_eff)))
-            predicted_shrink = shrink_factors(lam.clamp(min=0), alpha)
-            c_tr = Q.T @ trained
-            determined = c_star.abs() > 1e-3 * c_star.abs().max()
-            observed = torch.where(determined, c_tr / torch.where(determined, c_star, 1.0), float("nan"))
-            diffs = (observed - predicted_shrink)[determined]
-            case.update(shrink_predicted=predicted_shrink.tolist(),
-                        shrink_observed=[None if math.isnan(v) else v for v in observed.tolist()],
-                        shrink_max_abs_diff=float(diffs.abs().max()) if len(diffs) else None)
-        rel = _rel(pred, trained)
-        cases.append(VerifyCase(alpha=alpha, rel_err=rel, cosine=_cos(pred, trained), effective_parameters=eff,
-                                effective_parameters_trace=eff_trace, grad_norm=fit.grad_norm,
-                                converged=fit.converged, norm_trained=float(trained.norm()),
-                                norm_predicted=float(pred.norm()), holds=rel <= threshold, **case))
+            extra = _shrinkage(lam, Q, Q.T @ point.w[pmask], trained, alpha, H_eff)
+        cases.append(VerifyCase(alpha=alpha, rel_err=c.rel_err, cosine=c.cosine, grad_norm=fit.grad_norm,
+                                converged=fit.converged, norm_trained=c.norm_trained,
+                                norm_predicted=c.norm_predicted, holds=c.holds, **extra))
     return VerifyReport(
-        penalty=penalty, n_parameters=len(mask), n_penalized=int(mask.sum()), minimizer=minimizer,
-        reference_alpha=a0, unregularized_grad_norm=star.grad_norm, eigenvalues=lam.tolist(), threshold=threshold,
-        cases=cases, verdict=_verdict(cases, threshold, penalty, offdiag), hessian_offdiag_ratio=offdiag,
-        seconds=time.perf_counter() - start, notes=notes)
+        penalty=penalty, n_parameters=len(pmask), n_penalized=int(pmask.sum()), minimizer=point.minimizer,
+        reference_alpha=point.reference_alpha, unregularized_grad_norm=point.star.grad_norm,
+        eigenvalues=lam.tolist(), threshold=threshold, cases=cases,
+        verdict=_verdict(cases, threshold, penalty, offdiag), hessian_offdiag_ratio=offdiag,
+        seconds=time.perf_counter() - start, notes=point.notes)
 
 
 def _verdict(cases: list[VerifyCase], threshold: float, penalty: str, offdiag: float) -> str:
