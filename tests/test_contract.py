@@ -183,7 +183,7 @@ def test_only_masked_parameters_are_touched(name):
     case = CASES[name]
     context = BindContext(n_train=10, generator=torch.Generator().manual_seed(0))
     reg = case.make(mask=("1.weight",), **case.active)
-    model = reg.wrap_model(_big_model(), context)
+    model = chain(reg).wrap_model(_big_model(), context)  # only a chain's model transforms change the network
     bound = reg.bind(model, context)
     assert set(bound.penalized) == {"1.weight"}
     params = dict(model.named_parameters())
@@ -216,12 +216,14 @@ def test_an_empty_mask_is_no_regularizer(name):
 def test_unit_and_callback_pieces_select_no_parameters(name):
     case = CASES[name]
     reg = case.make(**case.active)
+    assert not hasattr(reg, "mask")  # model transforms and callbacks have no mask
     context = BindContext(generator=torch.Generator().manual_seed(0))
     model = _big_model()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    wrapped = reg.wrap_model(model, context)
-    bound = reg.bind(wrapped, context)
-    assert bound.penalized == [] and bound.penalty() is None
+    wrapped = chain(reg).wrap_model(model, context)
+    assert reg.bind(wrapped, context).penalized == []
+    bound = chain(reg).bind(wrapped, context)
+    assert bound.penalized == [] and bound.penalty() is None and bound.steps.pieces == []
     bound.pre_step(0.5)
     bound.post_step(0.5)
     assert _same({n: p.detach() for n, p in wrapped.named_parameters()}, before)
