@@ -83,3 +83,54 @@ def test_examples_parse(repo_root):
         if "verify_" in path:
             continue
         load_config(path)
+
+
+# ----------------------------------------------------------------------------- stored configs read back equal
+
+GENERATED = [
+    {},
+    {"name": 'quotes " and \\ backslash, ünïcode α', "data": {"name": "circle", "noise": 12.5, "n_points": 80}},
+    {"data": {"name": "linear", "dim": 3, "spectrum": [3.0, 1.0, 1e-3], "whiten": True, "n_train": 20},
+     "model": {"kind": "linear", "bias": False}, "train": {"dtype": "float64", "betas": [0.8, 0.99]}},
+    {"data": {"name": "polynomial", "degree": 5, "noise_std": 0.0}, "model": {"features": "poly", "poly_degree": 5}},
+    {"data": {"name": "mnist-full", "data_dir": "/tmp/idx", "verify_checksums": False}},
+    {"data": {"name": "mnist"}, "augment": {"mode": "offline", "copies": 2, "rotation": 10.0},
+     "train": {"optimizer": "adamw"}, "regularizer": [{"kind": "weight_decay", "wd": 1e-2, "mask": "all"}]},
+    {"regularizer": [
+        {"kind": "dropout", "p": [0.5, 0.25], "input_p": 0.2, "mode": "halving"},
+        {"kind": "l1", "alpha": 1e-4, "convention": "nielsen", "mask": ["0.weight", "*.bias"]},
+        {"kind": "l2", "alpha": 0.0},
+        {"kind": "l1_prox", "alpha": 1e-300},
+        {"kind": "l2_ball", "radius": float("inf")},
+        {"kind": "max_norm", "max_norm": 3.5, "mask": "biases"},
+        {"kind": "early_stopping", "monitor": "val_error", "patience": 0, "restore_best": False},
+    ], "model": {"hidden": [16, 8]}},
+    {"data": {"name": "linear", "dim": 2, "n": 20}, "model": {"kind": "linear"},
+     "verify": {"alphas": [0.1, 1.0], "penalty": "l1", "mask": ["0.weight"], "reference_alpha": 0.5}},
+]
+
+
+def _stored_configs(repo_root):
+    import glob
+
+    files = sorted(glob.glob(f"{repo_root}/examples/*.toml"))
+    assert len(files) >= 10
+    return [load_config(path) for path in files] + [parse_config(raw) for raw in GENERATED]
+
+
+def test_every_stored_config_reads_back_to_the_same_resolved_config(repo_root):
+    for cfg in _stored_configs(repo_root):
+        text = config_to_toml(cfg)
+        again = parse_config(tomllib.loads(text))
+        assert again == cfg, text
+        assert again.model_dump() == cfg.model_dump()
+        assert config_hash(again) == config_hash(cfg)
+        assert config_to_toml(again) == text  # and writes the same text again
+
+
+def test_stored_config_keeps_infinity_and_leaves_out_unset_values():
+    cfg = parse_config({"regularizer": [{"kind": "l2_ball", "radius": float("inf")}]})
+    stored = tomllib.loads(config_to_toml(cfg))
+    assert stored["regularizer"] == [{"kind": "l2_ball", "mask": "weights", "radius": float("inf")}]
+    assert "name" not in stored and "n_train" not in stored["data"] and "augment" not in stored
+    assert set(stored["data"]) == {"name", "seed", "val_fraction", "test_fraction"}  # only the digits knobs

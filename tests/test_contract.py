@@ -301,3 +301,105 @@ BAD_CONFIG = [
 def test_bad_config_values_name_the_key(entry, key):
     with pytest.raises(ConfigError, match=rf"regularizer\[1\]\.{key}\b"):
         parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}, entry]})
+
+
+# ----------------------------------------------------------------------------- 5b. bad values read from the schemas
+
+def _constraints(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """The scalar type and the annotated_types constraints of a field (inside a Union / Annotated too)."""
+    import typing
+
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner = [c for a in args[1:] for c in getattr(a, "metadata", [a])]  # a Field(...) holds its constraints
+        return _constraints(args[0], [*metadata, *inner])
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        scalar = [a for a in args if a is not type(None)]
+        return _constraints(scalar[0], metadata)
+    return annotation, metadata
+
+
+def _invalid_values(info) -> list[Any]:
+    """Values that break a field's declared constraints: one past each bound, ∞/NaN, an unknown literal."""
+    import typing
+
+    import annotated_types as at
+
+    kind, metadata = _constraints(info.annotation, list(info.metadata))
+    if typing.get_origin(kind) is typing.Literal:
+        return ["no-such-" + "-".join(map(str, typing.get_args(kind)))[:20], 7]
+    if kind is bool:
+        return ["perhaps"]
+    if kind not in (int, float):
+        return []
+    bad: list[Any] = ["many"]
+    allow_inf = any(getattr(m, "allow_inf_nan", False) for m in metadata)
+    for m in metadata:
+        if isinstance(m, at.Ge):
+            bad.append(m.ge - (1 if kind is int else 1e-3))
+        elif isinstance(m, at.Gt):
+            bad.append(m.gt)
+        elif isinstance(m, at.Le):
+            bad.append(m.le + 1)
+        elif isinstance(m, at.Lt):
+            bad.append(m.lt)
+    if kind is float:
+        bad.append(math.nan)
+        if not allow_inf:
+            bad.append(INF)
+    return bad
+
+
+def _valid_entry(config_class) -> dict[str, Any]:
+    """A valid entry: the defaults, and for required fields a value inside the constraints."""
+    entry: dict[str, Any] = {"kind": config_class.kind_name()}
+    for name, info in config_class.model_fields.items():
+        if name != "kind" and info.is_required():
+            entry[name] = 0.5
+    config_class.model_validate(entry)
+    return entry
+
+
+def _schema_bad_cases() -> list[tuple[str, str, Any]]:
+    from reglab.regularize import REGISTRY
+
+    cases = []
+    for kind, config_class in REGISTRY.items():
+        for name, info in config_class.model_fields.items():
+            if name == "kind":
+                continue
+            cases.extend((kind, name, value) for value in _invalid_values(info))
+        if "mask" in config_class.model_fields:
+            cases.extend([(kind, "mask", "weightz"), (kind, "mask", 3)])
+    return cases
+
+
+SCHEMA_BAD = _schema_bad_cases()
+
+
+def test_the_schema_cases_cover_every_registered_kind_and_field():
+    from reglab.regularize import REGISTRY
+
+    covered = {(k, f) for k, f, _ in SCHEMA_BAD}
+    for kind, config_class in REGISTRY.items():
+        for name in config_class.model_fields:
+            if name != "kind":
+                assert (kind, name) in covered, (kind, name)
+    assert len(SCHEMA_BAD) > 40
+
+
+@pytest.mark.parametrize(("kind", "field_", "value"), SCHEMA_BAD,
+                         ids=[f"{k}-{f}-{v!r}" for k, f, v in SCHEMA_BAD])
+def test_values_outside_the_schema_are_one_error_naming_the_field(kind, field_, value):
+    from reglab.regularize import REGISTRY
+
+    config_class = REGISTRY[kind]
+    entry = {**_valid_entry(config_class), field_: value}
+    with pytest.raises(ConfigError) as err:  # in a config file ...
+        parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}, entry]})
+    message = str(err.value)
+    assert message.count(f"regularizer[1].{field_}") == 1, message
+    assert message.count(";") == 0, message  # one problem, one error
+    settings = {k: (tuple(v) if isinstance(v, list) else v) for k, v in entry.items() if k != "kind"}
+    with pytest.raises(ConfigError, match=rf"{kind}\.{field_}\b"):  # ... and from Python, through the same schema
+        config_class.piece(**settings)

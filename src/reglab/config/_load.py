@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from reglab.config._schema import RunConfig
 from reglab.errors import ConfigError
-from reglab.regularize._schema import describe_errors
+from reglab.regularize._schema import describe_errors, error_keys
 
 __all__ = ["load_config", "parse_config", "apply_overrides", "config_hash", "config_to_toml"]
 
@@ -62,11 +62,17 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_config(raw: dict[str, Any], model: type[BaseModel] = RunConfig) -> Any:
-    """Validate a plain dict; errors name the dotted key and the allowed values."""
+    """Validate a plain dict; errors name the dotted key and the allowed values.
+
+    The :class:`ConfigError` also carries ``field``, the dotted key of the first
+    problem (for ``--json`` error documents).
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("invalid config: " + describe_errors(exc, model)) from None
+        error = ConfigError("invalid config: " + describe_errors(exc, model))
+        error.field = error_keys(exc)[0] if exc.errors() else None  # type: ignore[attr-defined]
+        raise error from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
-__all__ = ["Schema", "Dispatch", "describe_errors", "Field", "Annotated", "ValidationError"]
+__all__ = ["Schema", "Dispatch", "describe_errors", "error_keys", "loc_to_key", "Field", "Annotated",
+           "ValidationError"]
 
 
 class Schema(BaseModel):
@@ -74,8 +75,7 @@ class Dispatch:
         if isinstance(value, BaseModel) and type(value) in tuple(self.choices.values()):
             return value
         if not isinstance(value, Mapping):
-            raise PydanticCustomError("model_type", "should be a table (key = value pairs), got {got}",
-                                      {"got": type(value).__name__})
+            raise PydanticCustomError("model_type", "should be a table (key = value pairs)")
         key = value.get(self.tag, self.default)
         if key is None:
             _raise([{"type": "missing", "loc": (self.tag,), "input": dict(value)}])
@@ -145,6 +145,11 @@ def loc_to_key(loc: tuple[Any, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out
+
+
+def error_keys(exc: ValidationError, prefix: str = "") -> list[str]:
+    """The dotted key of each error, in order (``regularizer[0].alpha``)."""
+    return [loc_to_key(((prefix,) if prefix else ()) + tuple(err["loc"])) or "config" for err in exc.errors()]
 
 
 def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
