@@ -122,3 +122,59 @@ def test_every_config_error_is_a_reglab_error(tmp_path):
         with pytest.raises(ReglabError) as err:
             call()
         assert err.value.exit_code == 2
+
+
+# A run folder's config.toml as reglab wrote it before [data] became one class per family
+# (every knob of every data set listed; written by the previous config_to_toml).
+LEGACY_RUN_CONFIG = """\
+[data]
+name = "circle"
+seed = 0
+val_fraction = 0.2
+test_fraction = 0.2
+verify_checksums = true
+n_points = 500
+noise = 12.0
+train_ratio = 50.0
+degree = 3
+n = 200
+n_test = 200
+dim = 10
+whiten = false
+noise_std = 0.1
+
+[model]
+kind = "mlp"
+hidden = [64]
+activation = "relu"
+features = "raw"
+poly_degree = 1
+bias = true
+
+[train]
+epochs = 10
+seed = 0
+batch_size = 64
+lr = 0.1
+optimizer = "sgd"
+momentum = 0.0
+nesterov = false
+betas = [0.9, 0.999]
+loss = "auto"
+device = "auto"
+dtype = "float32"
+checkpoint = true
+checkpoint_every = 1
+"""
+
+
+def test_a_run_folder_config_from_before_the_data_families_still_loads(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(LEGACY_RUN_CONFIG)
+    cfg = load_config(path)
+    assert type(cfg.data).__name__ == "ToyDataConfig" and cfg.data.noise == 12.0 and cfg.data.n_points == 500
+    assert cfg == parse_config({"data": {"name": "circle", "noise": 12.0}})
+    hand_written = tmp_path / "mine.toml"  # a [data] table written by hand is never trimmed
+    hand_written.write_text('[data]\nname = "digits"\nnoise = 10.0\n')
+    with pytest.raises(ConfigError, match="unknown key 'data.noise'"):
+        load_config(hand_written)

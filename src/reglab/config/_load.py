@@ -33,7 +33,31 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     >>> load_config(path, ["train.epochs=3"]).train.epochs
     3
     """
-    return parse_config(apply_overrides(read_toml(path), overrides))
+    return parse_config(apply_overrides(_upgrade_stored(read_toml(path)), overrides))
+
+
+# Every key of the single [data] table that resolved configs stored before [data] became one class
+# per data-set family (run folders written by reglab ≤ this change list them all).
+_LEGACY_DATA_KEYS = frozenset({"seed", "val_fraction", "test_fraction", "verify_checksums", "n_points", "noise",
+                               "train_ratio", "degree", "n", "n_test", "dim", "whiten", "noise_std"})
+
+
+def _upgrade_stored(raw: dict[str, Any]) -> dict[str, Any]:
+    """Read a run folder's config.toml written before the per-family [data] tables.
+
+    Such a file lists every data knob of every family (the resolved config of the
+    time); the knobs of other families had no effect on the run, so they are left
+    out. A [data] table written by hand never lists all of them and is not touched.
+    """
+    data = raw.get("data")
+    if not (isinstance(data, dict) and _LEGACY_DATA_KEYS <= data.keys()):
+        return raw
+    from reglab.config._data import DATA_FAMILIES
+
+    family = DATA_FAMILIES.get(data.get("name", "digits"))
+    if family is None:
+        return raw
+    return {**raw, "data": {k: v for k, v in data.items() if k in family.model_fields}}
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
