@@ -151,3 +151,15 @@ def test_registering_a_taken_kind_or_a_class_without_a_piece_is_an_error(clip_re
 
     with pytest.raises(TypeError, match="piece"):
         register(NoPiece)
+
+
+def test_the_json_schema_of_a_run_config_lists_every_registered_kind(clip_registered):
+    import json
+
+    from reglab.config import RunConfig
+
+    schema = json.dumps(RunConfig.model_json_schema())
+    for kind in REGISTRY:
+        assert f'"const": "{kind}"' in schema, kind
+    assert '"const": "clip"' in schema and '"const": "circle"' not in schema  # toy sets: one enum
+    assert '"enum": ["circle", "xor", "gauss", "spiral"]' in schema

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 __all__ = ["Schema", "Dispatch", "describe_errors", "error_keys", "loc_to_key", "Field", "Annotated",
@@ -70,6 +70,11 @@ class Dispatch:
             self.validate,
             serialization=core_schema.plain_serializer_function_ser_schema(_dump, info_arg=True),
         )
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        """One of the registered classes (those registered when the schema is made), by tag."""
+        classes = list(dict.fromkeys(self.choices.values()))
+        return {"oneOf": [handler(cls.__pydantic_core_schema__) for cls in classes]}
 
     def validate(self, value: Any) -> BaseModel:
         if isinstance(value, BaseModel) and type(value) in tuple(self.choices.values()):
