@@ -6,7 +6,8 @@
    changed by a step; an empty mask is the same as no regularizer.
 3. dtype (float64) and device (cpu) are kept.
 4. The same seed gives the same numbers; state survives ``state_dict`` round trips.
-5. Bad parameters are errors that name the field, in the dataclasses and in the config.
+5. Bad parameters are errors that name the field, in the dataclasses (when they are bound) and in the
+   config; the invalid values are read from each config class's declared constraints.
 """
 
 from __future__ import annotations
@@ -274,8 +275,9 @@ BAD = [(name, setting, field_) for name in NAMES for setting, field_ in CASES[na
 @pytest.mark.parametrize(("name", "setting", "field_"), BAD, ids=[f"{n}-{f}" for n, _, f in BAD])
 def test_bad_parameters_are_errors_that_name_the_field(name, setting, field_):
     case = CASES[name]
-    with pytest.raises(ValueError, match=field_):
-        case.make(**{**case.active, **setting})
+    reg = case.make(**{**case.active, **setting})  # constructors only store their arguments ...
+    with pytest.raises(ConfigError, match=field_):  # ... the schema checks them when work starts
+        Trainer(_cfg(), splits=_splits(), regularizer=reg)
 
 
 BAD_CONFIG = [
@@ -401,5 +403,23 @@ def test_values_outside_the_schema_are_one_error_naming_the_field(kind, field_, 
     assert message.count(f"regularizer[1].{field_}") == 1, message
     assert message.count(";") == 0, message  # one problem, one error
     settings = {k: (tuple(v) if isinstance(v, list) else v) for k, v in entry.items() if k != "kind"}
+    piece = config_class.piece(**settings)
     with pytest.raises(ConfigError, match=rf"{kind}\.{field_}\b"):  # ... and from Python, through the same schema
-        config_class.piece(**settings)
+        Trainer(_cfg(), splits=_splits(), regularizer=piece)
+
+
+def test_a_piece_is_validated_once_and_a_config_built_piece_not_again(monkeypatch):
+    from reglab.regularize import L2Config
+
+    calls = []
+    original = L2Config.validate_piece.__func__
+    monkeypatch.setattr(L2Config, "validate_piece", classmethod(lambda cls, p: calls.append(p) or original(cls, p)))
+    direct = L2(alpha=0.1)
+    assert calls == []  # construction stores the arguments
+    net = mlp([4, 3, 2])
+    direct.bind(net)
+    direct.bind(net)
+    assert calls == [direct]  # checked when first bound, then remembered
+    built = parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}]}).regularizer[0].build()
+    built.bind(net)
+    assert calls == [direct] and built == direct  # the config checked it already

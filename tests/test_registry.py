@@ -126,10 +126,11 @@ def test_the_toy_is_validated_by_its_schema_in_configs_and_in_python(clip_regist
         _cfg([{"kind": "clip", "bound": -1.0}])
     with pytest.raises(ConfigError, match=r"unknown key 'regularizer\[0\]\.alpha'; allowed keys here: bound, kind, mask"):
         _cfg([{"kind": "clip", "bound": 1.0, "alpha": 1.0}])
+    net = nn.Linear(2, 2)
     with pytest.raises(ConfigError, match=r"clip\.bound"):
-        Clip(bound=0.0)
+        Clip(bound=0.0).bind(net)
     with pytest.raises(ConfigError, match=r"clip\.mask"):
-        Clip(bound=1.0, mask="weightz")
+        Clip(bound=1.0, mask="weightz").bind(net)
 
 
 def test_an_unregistered_kind_is_an_error_listing_the_registered_ones():

@@ -26,17 +26,15 @@ A :class:`Chain` of pieces of any kinds is one object for the user; bound, it is
 ``state_dict`` keeps every piece's state in chain order). The chain's order is the
 order of application.
 
-Validation: a piece's fields are checked once, by its config schema (the pydantic
-class in the same module, e.g. ``L2Config``), when it is constructed; a piece built
-by its config (``L2Config(...).build()``) was checked by that config already and
-is not checked again.
+Validation: constructors only store their arguments (as scikit-learn's estimators
+do); a piece's fields are checked once, by its config schema (the pydantic class in
+the same module, e.g. ``L2Config``), when work starts — ``bind`` or ``wrap_model``.
+A piece built by its config (``L2Config(...).build()``) was checked by that config
+already and is not checked again. A bad value is a ``ConfigError`` naming the field.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Sequence
 
@@ -51,17 +49,12 @@ __all__ = ["Regularizer", "Step", "Strength", "Transform", "Callback", "Bound", 
 
 Params = list[tuple[str, nn.Parameter]]
 
-_VALIDATED = contextvars.ContextVar("reglab_regularizer_validated", default=False)
 
 
-@contextlib.contextmanager
-def validated() -> Iterator[None]:
-    """Construct pieces whose fields a schema has just validated, without validating them again."""
-    token = _VALIDATED.set(True)
-    try:
-        yield
-    finally:
-        _VALIDATED.reset(token)
+def mark_validated(piece: "Regularizer") -> "Regularizer":
+    """Record that a schema has validated ``piece``'s fields (its config built it), so binding does not repeat it."""
+    object.__setattr__(piece, "_validated", True)
+    return piece
 
 
 @dataclass(frozen=True)
@@ -260,15 +253,17 @@ class Regularizer:
     """Base of the frozen descriptions: :class:`Step`, :class:`Transform`, :class:`Callback`, :class:`Chain`.
 
     ``name`` is the piece's ``kind`` in a config; ``schema`` its pydantic config
-    class (set by that class), which validates the fields when the piece is made.
+    class (set by that class), which validates the fields when work starts.
     """
 
     name: ClassVar[str] = "regularizer"
     schema: ClassVar[Any] = None
 
-    def __post_init__(self) -> None:
-        if self.schema is not None and not _VALIDATED.get():
+    def validate(self) -> None:
+        """Check the fields against the schema, once per piece (a :class:`ConfigError` names the field)."""
+        if self.schema is not None and not getattr(self, "_validated", False):
             self.schema.validate_piece(self)
+            mark_validated(self)
 
     def settings(self) -> dict[str, Any]:
         """The fields, as the config would write them (tuples as lists)."""
@@ -289,6 +284,7 @@ class Step(Regularizer):
     mask: MaskSpec = "weights"
 
     def bind(self, model: nn.Module, context: BindContext | None = None) -> BoundStep:
+        self.validate()
         bound = self._bind(select_parameters(model, self.mask), context or BindContext(), model)
         bound.name = self.name
         return bound
@@ -316,12 +312,18 @@ class Strength(Step):
 
 @dataclass(frozen=True)
 class Transform(Regularizer):
-    """A regularizer that changes the network (dropout); subclasses implement :meth:`wrap_model`."""
+    """A regularizer that changes the network (dropout); subclasses implement :meth:`_wrap`."""
 
     def wrap_model(self, model: nn.Module, context: BindContext | None = None) -> nn.Module:
+        """The network to train (the transform's layers inserted)."""
+        self.validate()
+        return self._wrap(model, context or BindContext())
+
+    def _wrap(self, model: nn.Module, context: BindContext) -> nn.Module:
         raise NotImplementedError
 
     def bind(self, model: nn.Module, context: BindContext | None = None) -> BoundTransform:
+        self.validate()
         return BoundTransform(self.name, self.settings())
 
 
@@ -330,6 +332,7 @@ class Callback(Regularizer):
     """A regularizer that watches training from outside (early stopping); subclasses implement :meth:`_bind`."""
 
     def bind(self, model: nn.Module, context: BindContext | None = None) -> BoundCallback:
+        self.validate()
         bound = self._bind(model, context or BindContext())
         bound.name = self.name
         return bound

@@ -4,7 +4,7 @@ Each regularizer's config class sits in the regularizer's own module, next to th
 piece it builds, and names that piece (``piece: ClassVar = L2``); the class then
 is the piece's ``schema``, so a piece made from Python is validated by the very
 same constraints as a config file (:meth:`PieceConfig.validate_piece`, called once
-when the piece is constructed). The config classes are gathered, by ``kind``, in
+when the piece is bound). The config classes are gathered, by ``kind``, in
 :mod:`reglab.regularize._registry`, which ``reglab.config`` reads.
 """
 
@@ -16,7 +16,7 @@ from pydantic import ValidationError, ValidatorFunctionWrapHandler, field_valida
 from pydantic_core import PydanticCustomError
 
 from reglab.errors import ConfigError
-from reglab.regularize._base import Regularizer, validated
+from reglab.regularize._base import Regularizer, mark_validated
 from reglab.regularize._schema import Field, Schema, describe_errors
 
 __all__ = ["PieceConfig", "MaskedConfig", "StrengthConfig", "MaskSpec", "MASK_HELP"]
@@ -52,8 +52,7 @@ class PieceConfig(Schema):
 
     def build(self) -> Regularizer:
         """The piece this entry describes (its fields were validated when the entry was made)."""
-        with validated():
-            return self.piece(**{k: _freeze(v) for k, v in self if k != "kind"})
+        return mark_validated(self.piece(**{k: _freeze(v) for k, v in self if k != "kind"}))
 
     @classmethod
     def validate_piece(cls, piece: Regularizer) -> None:

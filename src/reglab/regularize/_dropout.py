@@ -145,12 +145,12 @@ class Dropout(Transform):
     mode: str = "inverted"
     name = "dropout"
 
-    def wrap_model(self, model: nn.Module, context: BindContext | None = None) -> nn.Module:
+    def _wrap(self, model: nn.Module, context: BindContext) -> nn.Module:
         if not isinstance(model, nn.Sequential):
             raise ConfigError(f"dropout needs an nn.Sequential MLP, got {type(model).__name__}")
         if any(isinstance(m, DropoutLayer) for m in model):
             raise ConfigError("the model already has dropout layers; use one dropout regularizer")
-        generator = (context or BindContext()).generator
+        generator = context.generator
         first, slots = _hidden_slots(model)
         after = dict(zip(slots, _per_layer(self.p, len(slots))))
         layers: OrderedDict[str, nn.Module] = OrderedDict()
