@@ -178,3 +178,13 @@ def test_a_run_folder_config_from_before_the_data_families_still_loads(tmp_path)
     hand_written.write_text('[data]\nname = "digits"\nnoise = 10.0\n')
     with pytest.raises(ConfigError, match="unknown key 'data.noise'"):
         load_config(hand_written)
+
+
+def test_data_family_configs_survive_pickling_and_construct():
+    import pickle
+
+    cfg = parse_config({"data": {"name": "spiral", "noise": 5.0}, "regularizer": [{"kind": "l1", "alpha": 0.1}]})
+    again = pickle.loads(pickle.dumps(cfg))  # process pools pickle configs
+    assert again == cfg and type(again.data) is type(cfg.data)
+    built = DataConfig.model_construct(name="xor")
+    assert type(built).__name__ == "ToyDataConfig" and built.n_points == 500

@@ -47,6 +47,13 @@ class DataConfig(Schema):
         return super().__new__(cls)
 
     @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Any:
+        if cls is DataConfig:
+            return DATA_FAMILIES.get(values.get("name", "digits"), DigitsDataConfig).model_construct(
+                _fields_set, **values)
+        return super().model_construct(_fields_set, **values)
+
+    @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if cls is DataConfig:
             return _ADAPTER.validate_python(obj)

@@ -55,10 +55,7 @@ __all__ = [
     "RunConfig",
 ]
 
-_Frozen = Schema
-
-
-class ModelConfig(_Frozen):
+class ModelConfig(Schema):
     """The network: an MLP, linear regression or logistic regression."""
 
     kind: Literal["mlp", "linear", "logistic"] = "mlp"
@@ -72,7 +69,7 @@ class ModelConfig(_Frozen):
     init_seed: int | None = Field(None, ge=0, description="seed of the weight init (default: train.seed)")
 
 
-class TrainConfig(_Frozen):
+class TrainConfig(Schema):
     """The optimisation loop."""
 
     epochs: int = Field(10, ge=1, le=1_000_000)
@@ -98,7 +95,7 @@ class TrainConfig(_Frozen):
         return self
 
 
-class RunConfig(_Frozen):
+class RunConfig(Schema):
     """A whole run: data, model, training loop and an ordered list of regularizers."""
 
     name: str | None = None
