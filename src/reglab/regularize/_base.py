@@ -213,21 +213,45 @@ class BoundCallbacks(BoundCallback):
         return {k: v for n in notes for k, v in n.items()} or None
 
 
-class BoundChain(BoundSteps, BoundCallbacks):
-    """A bound chain: its ``steps`` and ``callbacks`` (what the trainer drives) and every piece in order.
+class BoundChain(Bound):
+    """A bound chain: every piece in order, and its ``steps`` and ``callbacks`` (what the trainer drives).
 
-    It answers the step and callback hooks itself too, so that a chain can be used
-    wherever a single bound piece could.
+    It answers the step and callback hooks too (by handing them to ``steps`` and
+    ``callbacks``), so a chain can be used wherever a single bound piece could.
     """
 
     name = "chain"
 
     def __init__(self, pieces: Sequence[Bound]) -> None:
-        self.all_pieces = list(pieces)
+        self.pieces = list(pieces)
         self.steps = BoundSteps([p for p in pieces if isinstance(p, BoundStep)])
         self.callbacks = BoundCallbacks([p for p in pieces if isinstance(p, BoundCallback)])
-        self.params = self.steps.params
-        self.pieces = self.steps.pieces
+
+    @property
+    def params(self) -> Params:
+        return self.steps.params
+
+    @property
+    def penalized(self) -> list[str]:
+        return self.steps.penalized
+
+    def penalty(self) -> torch.Tensor | None:
+        return self.steps.penalty()
+
+    def penalty_value(self) -> torch.Tensor | None:
+        return self.steps.penalty_value()
+
+    def loss_penalty(self) -> torch.Tensor | None:
+        return self.steps.loss_penalty()
+
+    def add_penalty_grad(self) -> None:
+        self.steps.add_penalty_grad()
+
+    def pre_step(self, lr: float) -> None:
+        self.steps.pre_step(lr)
+
+    def post_step(self, lr: float) -> None:
+        self.steps.post_step(lr)
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> str | None:
         return self.callbacks.on_epoch_end(epoch, metrics, model)
@@ -236,13 +260,13 @@ class BoundChain(BoundSteps, BoundCallbacks):
         return self.callbacks.on_train_end(model)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "chain", "pieces": [p.describe() for p in self.all_pieces]}
+        return {"name": "chain", "pieces": [p.describe() for p in self.pieces]}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pieces": [p.state_dict() for p in self.all_pieces]}
+        return {"pieces": [p.state_dict() for p in self.pieces]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for piece, sub in zip(self.all_pieces, state.get("pieces", [])):
+        for piece, sub in zip(self.pieces, state.get("pieces", [])):
             piece.load_state_dict(sub)
 
 
