@@ -188,3 +188,12 @@ def test_data_family_configs_survive_pickling_and_construct():
     assert again == cfg and type(again.data) is type(cfg.data)
     built = DataConfig.model_construct(name="xor")
     assert type(built).__name__ == "ToyDataConfig" and built.n_points == 500
+
+
+def test_the_error_carries_the_first_field_or_none_for_a_whole_config_rule():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"train": {"optimizer": "adamw"}})
+    assert err.value.field is None
+    with pytest.raises(ConfigError) as err:
+        parse_config({"data": {"name": "digits", "noise": 1.0}})
+    assert err.value.field == "data.noise"

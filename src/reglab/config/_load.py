@@ -95,7 +95,8 @@ def parse_config(raw: dict[str, Any], model: type[BaseModel] = RunConfig) -> Any
         return model.model_validate(raw)
     except ValidationError as exc:
         error = ConfigError("invalid config: " + describe_errors(exc, model))
-        error.field = error_keys(exc)[0] if exc.errors() else None  # type: ignore[attr-defined]
+        keys = [k for k in error_keys(exc) if k != "config"]  # a whole-config rule has no one field
+        error.field = keys[0] if keys else None  # type: ignore[attr-defined]
         raise error from None
 
 
