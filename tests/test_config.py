@@ -83,3 +83,96 @@ def test_examples_parse(repo_root):
         if "verify_" in path:
             continue
         load_config(path)
+
+
+# ----------------------------------------------------------------------------- stored configs read back equal
+
+GENERATED = [
+    {},
+    {"name": 'quotes " and \\ backslash, ünïcode α', "data": {"name": "circle", "noise": 12.5, "n_points": 80}},
+    {"data": {"name": "linear", "dim": 3, "spectrum": [3.0, 1.0, 1e-3], "whiten": True, "n_train": 20},
+     "model": {"kind": "linear", "bias": False}, "train": {"dtype": "float64", "betas": [0.8, 0.99]}},
+    {"data": {"name": "polynomial", "degree": 5, "noise_std": 0.0}, "model": {"features": "poly", "poly_degree": 5}},
+    {"data": {"name": "mnist-full", "data_dir": "/tmp/idx", "verify_checksums": False}},
+    {"data": {"name": "mnist"}, "augment": {"mode": "offline", "copies": 2, "rotation": 10.0},
+     "train": {"optimizer": "adamw"}, "regularizer": [{"kind": "weight_decay", "wd": 1e-2, "mask": "all"}]},
+    {"regularizer": [
+        {"kind": "dropout", "p": [0.5, 0.25], "input_p": 0.2, "mode": "halving"},
+        {"kind": "l1", "alpha": 1e-4, "convention": "nielsen", "mask": ["0.weight", "*.bias"]},
+        {"kind": "l2", "alpha": 0.0},
+        {"kind": "l1_prox", "alpha": 1e-300},
+        {"kind": "l2_ball", "radius": float("inf")},
+        {"kind": "max_norm", "max_norm": 3.5, "mask": "biases"},
+        {"kind": "early_stopping", "monitor": "val_error", "patience": 0, "restore_best": False},
+    ], "model": {"hidden": [16, 8]}},
+    {"data": {"name": "linear", "dim": 2, "n": 20}, "model": {"kind": "linear"},
+     "verify": {"alphas": [0.1, 1.0], "penalty": "l1", "mask": ["0.weight"], "reference_alpha": 0.5}},
+]
+
+
+def _stored_configs(repo_root):
+    import glob
+
+    files = sorted(glob.glob(f"{repo_root}/examples/*.toml"))
+    assert len(files) >= 10
+    return [load_config(path) for path in files] + [parse_config(raw) for raw in GENERATED]
+
+
+def test_every_stored_config_reads_back_to_the_same_resolved_config(repo_root):
+    for cfg in _stored_configs(repo_root):
+        text = config_to_toml(cfg)
+        again = parse_config(tomllib.loads(text))
+        assert again == cfg, text
+        assert again.model_dump() == cfg.model_dump()
+        assert config_hash(again) == config_hash(cfg)
+        assert config_to_toml(again) == text  # and writes the same text again
+
+
+def test_stored_config_keeps_infinity_and_leaves_out_unset_values():
+    cfg = parse_config({"regularizer": [{"kind": "l2_ball", "radius": float("inf")}]})
+    stored = tomllib.loads(config_to_toml(cfg))
+    assert stored["regularizer"] == [{"kind": "l2_ball", "mask": "weights", "radius": float("inf")}]
+    assert "name" not in stored and "n_train" not in stored["data"] and "augment" not in stored
+    assert set(stored["data"]) == {"name", "seed", "val_fraction", "test_fraction"}  # only the digits knobs
+
+
+def test_generated_configs_read_back_to_the_same_resolved_config():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    finite = st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False)
+    probability = st.floats(min_value=0.0, max_value=0.99)
+    mask = st.one_of(st.sampled_from(["weights", "all", "biases"]),
+                     st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8),
+                              max_size=3))
+    entry = st.one_of(
+        st.fixed_dictionaries({"kind": st.sampled_from(["l2", "l1", "l1_prox"]), "alpha": finite, "mask": mask,
+                               "convention": st.sampled_from(["reglab", "nielsen"])}),
+        st.fixed_dictionaries({"kind": st.just("weight_decay"), "wd": finite}),
+        st.fixed_dictionaries({"kind": st.just("l2_ball"), "radius": st.one_of(finite, st.just(float("inf")))}),
+        st.fixed_dictionaries({"kind": st.just("dropout"), "p": st.one_of(probability, st.lists(probability,
+                                                                                                   max_size=3))}),
+        st.fixed_dictionaries({"kind": st.just("early_stopping"), "patience": st.integers(0, 10**6),
+                               "min_delta": finite}),
+    )
+    data = st.one_of(
+        st.fixed_dictionaries({"name": st.sampled_from(["circle", "xor", "gauss", "spiral"]),
+                               "noise": st.floats(0.0, 50.0), "n_points": st.integers(10, 1000)}),
+        st.fixed_dictionaries({"name": st.just("digits"), "val_fraction": st.floats(0.0, 0.5),
+                               "n_train": st.integers(1, 10**6)}),
+        st.fixed_dictionaries({"name": st.just("linear"), "dim": st.just(2),
+                               "spectrum": st.lists(finite, min_size=2, max_size=2)}),
+    )
+    configs = st.fixed_dictionaries({"name": st.text(st.characters(codec="utf-8", exclude_characters="\x00")),
+                                     "data": data, "regularizer": st.lists(entry, max_size=4),
+                                     "train": st.fixed_dictionaries({"lr": finite, "seed": st.integers(0, 2**62)})})
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(configs)
+    def round_trip(raw):
+        cfg = parse_config(raw)
+        again = parse_config(tomllib.loads(config_to_toml(cfg)))
+        assert again == cfg
+        assert config_hash(again) == config_hash(cfg)
+
+    round_trip()

@@ -6,7 +6,8 @@
    changed by a step; an empty mask is the same as no regularizer.
 3. dtype (float64) and device (cpu) are kept.
 4. The same seed gives the same numbers; state survives ``state_dict`` round trips.
-5. Bad parameters are errors that name the field, in the dataclasses and in the config.
+5. Bad parameters are errors that name the field, in the dataclasses (when they are bound) and in the
+   config; the invalid values are read from each config class's declared constraints.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def test_only_masked_parameters_are_touched(name):
     case = CASES[name]
     context = BindContext(n_train=10, generator=torch.Generator().manual_seed(0))
     reg = case.make(mask=("1.weight",), **case.active)
-    model = reg.wrap_model(_big_model(), context)
+    model = chain(reg).wrap_model(_big_model(), context)  # only a chain's model transforms change the network
     bound = reg.bind(model, context)
     assert set(bound.penalized) == {"1.weight"}
     params = dict(model.named_parameters())
@@ -216,12 +217,14 @@ def test_an_empty_mask_is_no_regularizer(name):
 def test_unit_and_callback_pieces_select_no_parameters(name):
     case = CASES[name]
     reg = case.make(**case.active)
+    assert not hasattr(reg, "mask")  # model transforms and callbacks have no mask
     context = BindContext(generator=torch.Generator().manual_seed(0))
     model = _big_model()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    wrapped = reg.wrap_model(model, context)
-    bound = reg.bind(wrapped, context)
-    assert bound.penalized == [] and bound.penalty() is None
+    wrapped = chain(reg).wrap_model(model, context)
+    assert reg.bind(wrapped, context).penalized == []
+    bound = chain(reg).bind(wrapped, context)
+    assert bound.penalized == [] and bound.penalty() is None and bound.steps.pieces == []
     bound.pre_step(0.5)
     bound.post_step(0.5)
     assert _same({n: p.detach() for n, p in wrapped.named_parameters()}, before)
@@ -272,8 +275,9 @@ BAD = [(name, setting, field_) for name in NAMES for setting, field_ in CASES[na
 @pytest.mark.parametrize(("name", "setting", "field_"), BAD, ids=[f"{n}-{f}" for n, _, f in BAD])
 def test_bad_parameters_are_errors_that_name_the_field(name, setting, field_):
     case = CASES[name]
-    with pytest.raises(ValueError, match=field_):
-        case.make(**{**case.active, **setting})
+    reg = case.make(**{**case.active, **setting})  # constructors only store their arguments ...
+    with pytest.raises(ConfigError, match=field_):  # ... the schema checks them when work starts
+        Trainer(_cfg(), splits=_splits(), regularizer=reg)
 
 
 BAD_CONFIG = [
@@ -299,3 +303,123 @@ BAD_CONFIG = [
 def test_bad_config_values_name_the_key(entry, key):
     with pytest.raises(ConfigError, match=rf"regularizer\[1\]\.{key}\b"):
         parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}, entry]})
+
+
+# ----------------------------------------------------------------------------- 5b. bad values read from the schemas
+
+def _constraints(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """The scalar type and the annotated_types constraints of a field (inside a Union / Annotated too)."""
+    import typing
+
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner = [c for a in args[1:] for c in getattr(a, "metadata", [a])]  # a Field(...) holds its constraints
+        return _constraints(args[0], [*metadata, *inner])
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        scalar = [a for a in args if a is not type(None)]
+        return _constraints(scalar[0], metadata)
+    return annotation, metadata
+
+
+def _invalid_values(info) -> list[Any]:
+    """Values that break a field's declared constraints: one past each bound, ∞/NaN, an unknown literal."""
+    import typing
+
+    import annotated_types as at
+
+    kind, metadata = _constraints(info.annotation, list(info.metadata))
+    if typing.get_origin(kind) is typing.Literal:
+        return ["no-such-" + "-".join(map(str, typing.get_args(kind)))[:20], 7]
+    if kind is bool:
+        return ["perhaps"]
+    if kind not in (int, float):
+        return []
+    bad: list[Any] = ["many"]
+    allow_inf = any(getattr(m, "allow_inf_nan", False) for m in metadata)
+    for m in metadata:
+        if isinstance(m, at.Ge):
+            bad.append(m.ge - (1 if kind is int else 1e-3))
+        elif isinstance(m, at.Gt):
+            bad.append(m.gt)
+        elif isinstance(m, at.Le):
+            bad.append(m.le + 1)
+        elif isinstance(m, at.Lt):
+            bad.append(m.lt)
+    if kind is float:
+        bad.append(math.nan)
+        if not allow_inf:
+            bad.append(INF)
+    return bad
+
+
+def _valid_entry(config_class) -> dict[str, Any]:
+    """A valid entry: the defaults, and for required fields a value inside the constraints."""
+    entry: dict[str, Any] = {"kind": config_class.kind_name()}
+    for name, info in config_class.model_fields.items():
+        if name != "kind" and info.is_required():
+            entry[name] = 0.5
+    config_class.model_validate(entry)
+    return entry
+
+
+def _schema_bad_cases() -> list[tuple[str, str, Any]]:
+    from reglab.regularize import REGISTRY
+
+    cases = []
+    for kind, config_class in REGISTRY.items():
+        for name, info in config_class.model_fields.items():
+            if name == "kind":
+                continue
+            cases.extend((kind, name, value) for value in _invalid_values(info))
+        if "mask" in config_class.model_fields:
+            cases.extend([(kind, "mask", "weightz"), (kind, "mask", 3)])
+    return cases
+
+
+SCHEMA_BAD = _schema_bad_cases()
+
+
+def test_the_schema_cases_cover_every_registered_kind_and_field():
+    from reglab.regularize import REGISTRY
+
+    covered = {(k, f) for k, f, _ in SCHEMA_BAD}
+    for kind, config_class in REGISTRY.items():
+        for name in config_class.model_fields:
+            if name != "kind":
+                assert (kind, name) in covered, (kind, name)
+    assert len(SCHEMA_BAD) > 40
+
+
+@pytest.mark.parametrize(("kind", "field_", "value"), SCHEMA_BAD,
+                         ids=[f"{k}-{f}-{v!r}" for k, f, v in SCHEMA_BAD])
+def test_values_outside_the_schema_are_one_error_naming_the_field(kind, field_, value):
+    from reglab.regularize import REGISTRY
+
+    config_class = REGISTRY[kind]
+    entry = {**_valid_entry(config_class), field_: value}
+    with pytest.raises(ConfigError) as err:  # in a config file ...
+        parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}, entry]})
+    message = str(err.value)
+    assert message.count(f"regularizer[1].{field_}") == 1, message
+    assert message.count(";") == 0, message  # one problem, one error
+    settings = {k: (tuple(v) if isinstance(v, list) else v) for k, v in entry.items() if k != "kind"}
+    piece = config_class.piece(**settings)
+    with pytest.raises(ConfigError, match=rf"{kind}\.{field_}\b"):  # ... and from Python, through the same schema
+        Trainer(_cfg(), splits=_splits(), regularizer=piece)
+
+
+def test_a_piece_is_validated_once_and_a_config_built_piece_not_again(monkeypatch):
+    from reglab.regularize import L2Config
+
+    calls = []
+    original = L2Config.validate_piece.__func__
+    monkeypatch.setattr(L2Config, "validate_piece", classmethod(lambda cls, p: calls.append(p) or original(cls, p)))
+    direct = L2(alpha=0.1)
+    assert calls == []  # construction stores the arguments
+    net = mlp([4, 3, 2])
+    direct.bind(net)
+    direct.bind(net)
+    assert calls == [direct]  # checked when first bound, then remembered
+    built = parse_config({"regularizer": [{"kind": "l2", "alpha": 0.1}]}).regularizer[0].build()
+    built.bind(net)
+    assert calls == [direct] and built == direct  # the config checked it already

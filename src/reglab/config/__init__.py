@@ -1,6 +1,14 @@
 """Run configuration: pydantic models, TOML loading, ``--set`` overrides, hashing."""
 
-from reglab.config._load import apply_overrides, config_hash, config_to_toml, load_config, parse_config
+from reglab.config._data import (
+    DigitsDataConfig,
+    LinearDataConfig,
+    MnistDataConfig,
+    MnistFullDataConfig,
+    PolynomialDataConfig,
+    ToyDataConfig,
+)
+from reglab.config._load import apply_overrides, config_hash, config_to_toml, load_config, parse_config, read_toml
 from reglab.config._sections import AugmentConfig, VerifyConfig
 from reglab.config._schema import (
     DataConfig,
@@ -23,6 +31,12 @@ __all__ = [
     "VerifyConfig",
     "RunConfig",
     "DataConfig",
+    "DigitsDataConfig",
+    "MnistDataConfig",
+    "MnistFullDataConfig",
+    "ToyDataConfig",
+    "PolynomialDataConfig",
+    "LinearDataConfig",
     "ModelConfig",
     "TrainConfig",
     "RegularizerConfig",
@@ -39,4 +53,5 @@ __all__ = [
     "apply_overrides",
     "config_hash",
     "config_to_toml",
+    "read_toml",
 ]

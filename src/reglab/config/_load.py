@@ -1,4 +1,10 @@
-"""Load a run config from TOML, apply ``--set key=value`` overrides, validate, hash."""
+"""Load a run config from TOML, apply ``--set key=value`` overrides, validate, hash, write back.
+
+Every way a config can be wrong — a missing, empty, binary or non-UTF-8 file, a
+directory, bad TOML, an override of a list entry that does not exist, a value out
+of range — is a :class:`~reglab.errors.ConfigError` that names the file or the
+dotted key and what is allowed.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from reglab.config._schema import RunConfig
 from reglab.errors import ConfigError
+from reglab.regularize._schema import describe_errors, error_keys
 
 __all__ = ["load_config", "parse_config", "apply_overrides", "config_hash", "config_to_toml"]
 
@@ -25,22 +33,71 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     >>> load_config(path, ["train.epochs=3"]).train.epochs
     3
     """
+    return parse_config(apply_overrides(_upgrade_stored(read_toml(path)), overrides))
+
+
+# Every key of the single [data] table that resolved configs stored before [data] became one class
+# per data-set family (run folders written by reglab ≤ this change list them all).
+_LEGACY_DATA_KEYS = frozenset({"seed", "val_fraction", "test_fraction", "verify_checksums", "n_points", "noise",
+                               "train_ratio", "degree", "n", "n_test", "dim", "whiten", "noise_std"})
+
+
+def _upgrade_stored(raw: dict[str, Any]) -> dict[str, Any]:
+    """Read a run folder's config.toml written before the per-family [data] tables.
+
+    Such a file lists every data knob of every family (the resolved config of the
+    time); the knobs of other families had no effect on the run, so they are left
+    out. A [data] table written by hand never lists all of them and is not touched.
+    """
+    data = raw.get("data")
+    if not (isinstance(data, dict) and _LEGACY_DATA_KEYS <= data.keys()):
+        return raw
+    from reglab.config._data import DATA_FAMILIES
+
+    family = DATA_FAMILIES.get(data.get("name", "digits"))
+    if family is None:
+        return raw
+    return {**raw, "data": {k: v for k, v in data.items() if k in family.model_fields}}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The table a TOML config file holds; a :class:`ConfigError` naming the file if there is none."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a directory, not a file; give the path of a .toml file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not a UTF-8 text file (byte {exc.start} cannot be decoded); "
+                          "a config is TOML text") from None
+    except OSError as exc:
+        raise ConfigError(f"config {path} cannot be read: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise ConfigError(f"config {path} is a binary file (it contains NUL bytes); a config is TOML text")
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse_config(apply_overrides(raw, overrides))
+    if not raw:
+        raise ConfigError(f"config {path} is empty: it sets nothing (write at least one table, e.g. [train])")
+    return raw
 
 
 def parse_config(raw: dict[str, Any], model: type[BaseModel] = RunConfig) -> Any:
-    """Validate a plain dict; errors name the dotted key and the allowed values."""
+    """Validate a plain dict; errors name the dotted key and the allowed values.
+
+    The :class:`ConfigError` also carries ``field``, the dotted key of the first
+    problem (for ``--json`` error documents).
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, model)) from None
+        error = ConfigError("invalid config: " + describe_errors(exc, model))
+        keys = [k for k in error_keys(exc) if k != "config"]  # a whole-config rule has no one field
+        error.field = keys[0] if keys else None  # type: ignore[attr-defined]
+        raise error from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -68,9 +125,13 @@ def _parse_value(text: str) -> Any:
 def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        here = ".".join(parts[:i])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {full}: '{part}' is not an index of a list of {len(node)} entries")
+                entries = (f"the list is empty" if not node else
+                           f"the list has {len(node)} entr{'y' if len(node) == 1 else 'ies'}, "
+                           f"{'0' if len(node) == 1 else f'0 to {len(node) - 1}'}")
+                raise ConfigError(f"--set {full}: there is no {here} {part} ({entries})")
             if last:
                 node[int(part)] = value
             else:
@@ -78,76 +139,13 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
         elif isinstance(node, dict):
             if last:
                 node[part] = value
+            elif part not in node and parts[i + 1].isdigit():
+                raise ConfigError(f"--set {full}: there is no {'.'.join(parts[:i + 1])} {parts[i + 1]} "
+                                  "(the list is empty)")
             else:
                 node = node.setdefault(part, {})
         else:
-            raise ConfigError(f"--set {full}: '{'.'.join(parts[:i])}' is not a table")
-
-
-def _loc_to_key(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif i > 0 and isinstance(loc[i - 1], int) and loc[0] == "regularizer" and i == 2 and len(loc) > 3:
-            continue  # pydantic puts the discriminator tag in the location; users never write it
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        fields = getattr(current, "model_fields", {})
-        if part in fields:
-            ann = fields[part].annotation
-            current = _first_model(ann)
-        else:
-            current = _tagged_model(part)
-    return sorted(getattr(current, "model_fields", {})) if current is not None else []
-
-
-def _first_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _tagged_model(tag: str) -> Any:
-    from reglab.config import _schema
-
-    for obj in vars(_schema).values():
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and "kind" in obj.model_fields:
-            ann = obj.model_fields["kind"].annotation
-            if tag in getattr(ann, "__args__", ()):
-                return obj
-    return None
-
-
-def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = _loc_to_key(loc) or "config"
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(model, loc))
-            lines.append(f"unknown key '{key}'; allowed keys here: {allowed}")
-        elif err["type"] == "union_tag_invalid":
-            lines.append(f"{key}: {err['msg']}")
-        elif err["type"] == "value_error":
-            lines.append(str(err["msg"]).removeprefix("Value error, "))
-        else:
-            got = err.get("input")
-            got_text = f" (got {got!r})" if not isinstance(got, dict | list) else ""
-            lines.append(f"{key}: {err['msg']}{got_text}")
-    return "invalid config: " + "; ".join(lines)
+            raise ConfigError(f"--set {full}: '{here}' is not a table")
 
 
 def config_hash(cfg: BaseModel) -> str:
@@ -157,30 +155,23 @@ def config_hash(cfg: BaseModel) -> str:
 
 
 def config_to_toml(cfg: BaseModel) -> str:
-    """Write a resolved config back as TOML (for the run directory)."""
-    data = cfg.model_dump(mode="json", exclude_none=True)
-    lines: list[str] = []
-    regs = data.pop("regularizer", [])
-    for key, value in data.items():
-        if not isinstance(value, dict):
-            lines.append(f"{key} = {_toml_value(value)}")
-    for key, value in data.items():
-        if isinstance(value, dict):
-            lines.append(f"\n[{key}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
-    for reg in regs:
-        lines.append("\n[[regularizer]]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in reg.items())
-    return "\n".join(lines).lstrip() + "\n"
+    """Write a resolved config back as TOML (for the run directory); ``parse_config`` reads it back equal.
+
+    Unset optional values (None) are left out, as TOML has no null.
+
+    >>> from reglab.config import parse_config
+    >>> cfg = parse_config({"regularizer": [{"kind": "l2_ball", "radius": float("inf")}]})
+    >>> print(config_to_toml(cfg).splitlines()[1])
+        { mask = "weights", kind = "l2_ball", radius = inf },
+    >>> parse_config(tomllib.loads(config_to_toml(cfg))) == cfg
+    True
+    """
+    return tomli_w.dumps(_drop_none(cfg.model_dump(mode="python")))
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float("inf") else str(value)
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return str(value)
+        return [_drop_none(v) for v in value]
+    return value

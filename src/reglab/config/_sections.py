@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from reglab.regularize._schema import Field, Schema
 
 __all__ = ["AugmentConfig", "VerifyConfig"]
 
 
-class AugmentConfig(BaseModel):
+class AugmentConfig(Schema):
     """Artificial expansion of image training data (Nielsen ch. 3; Simard et al. 2003).
 
     ``mode = "online"`` transforms each mini-batch afresh with the run's generator;
     ``"offline"`` appends ``copies`` transformed copies to the training set once.
     Angles in degrees, shifts and elastic α/σ in pixels, shear as a factor.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["online", "offline"] = "online"
     copies: int = Field(1, ge=1, le=50, description="offline: transformed copies per training image")
@@ -29,10 +27,8 @@ class AugmentConfig(BaseModel):
     probability: float = Field(1.0, ge=0.0, le=1.0, description="chance that an image is transformed")
 
 
-class VerifyConfig(BaseModel):
+class VerifyConfig(Schema):
     """Defaults of ``reglab verify`` for this config (command-line flags override them)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     alphas: list[Annotated[float, Field(gt=0.0)]] = Field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0],
                                                           min_length=1)

@@ -1,11 +1,15 @@
-"""Name → loader for every built-in data set, driven by a :class:`DataConfig`."""
+"""Name → loader for every built-in data set, driven by a :class:`DataConfig`.
+
+``DataConfig`` chooses its family class by ``name`` (``ToyDataConfig`` for the
+Playground sets …), so each loader reads only the knobs its family has.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
-from reglab.config import DataConfig
+from reglab.config import DataConfig, parse_config
 from reglab.data._digits import load_digits
 from reglab.data._mnist import load_mnist_full, load_mnist_sample
 from reglab.data._regression import make_linear, make_polynomial
@@ -57,11 +61,9 @@ def load_dataset(cfg: DataConfig | str | None = None, **overrides: object) -> Sp
     {'train': 100, 'val': 50, 'test': 50}
     """
     if cfg is None or isinstance(cfg, str):
-        from reglab.config import parse_config
-
         cfg = parse_config({"name": cfg or "digits", **overrides}, DataConfig)
-    elif overrides:
-        cfg = cfg.model_copy(update=overrides)
+    elif overrides:  # validated again: an override must belong to the data set's family
+        cfg = parse_config({**cfg.model_dump(), **overrides}, DataConfig)
     splits = DATASETS[cfg.name].loader(cfg)
     if cfg.n_train is not None and cfg.name not in ("digits", "mnist", "mnist-full"):
         from reglab.data._splits import Split

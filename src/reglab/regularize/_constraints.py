@@ -27,44 +27,40 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer
-from reglab.regularize._masks import select_parameters
+from reglab.regularize import ops
+from reglab.regularize._base import BindContext, BoundStep, Params, Step
+from reglab.regularize._config import MaskedConfig
+from reglab.regularize._schema import Field
 
-__all__ = ["L2Ball", "MaxNorm"]
+__all__ = ["L2Ball", "MaxNorm", "L2BallConfig", "MaxNormConfig"]
 
 _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
-def _check_radius(name: str, field: str, value: float) -> None:
-    if not value > 0.0:  # also rejects NaN
-        raise ValueError(f"{name} {field} must be > 0 (inf for no constraint), got {value}")
-
-
-class _BoundL2Ball(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], radius: float) -> None:
+class _BoundL2Ball(BoundStep):
+    def __init__(self, params: Params, radius: float) -> None:
         super().__init__(params)
         self.radius = radius
-        self._tensors = [p for _, p in params]
+        self._tensors = self.tensors
 
     def post_step(self, lr: float) -> None:
         if math.isinf(self.radius) or not self._tensors:
             return
         with torch.no_grad():
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in self._tensors]))
-            scale = (self.radius / norm).clamp(max=1.0)  # norm 0 gives inf, clamped to 1
-            for t in self._tensors:
-                t.mul_(scale)
+            for t, projected in zip(self._tensors, ops.project_l2_ball(self._tensors, self.radius)):
+                t.copy_(projected)
 
     def describe(self) -> dict:
         return {**super().describe(), "radius": self.radius}
 
 
 @dataclass(frozen=True)
-class L2Ball(Regularizer):
+class L2Ball(Step):
     """Project the masked tensors jointly onto the ball ‖w‖₂ ≤ ``radius`` after each step.
 
     >>> import torch, torch.nn as nn
@@ -81,10 +77,7 @@ class L2Ball(Regularizer):
     radius: float = math.inf
     name = "l2_ball"
 
-    def __post_init__(self) -> None:
-        _check_radius(self.name, "radius", self.radius)
-
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         return _BoundL2Ball(params, self.radius)
 
 
@@ -93,20 +86,8 @@ def _unit_dims(model: nn.Module) -> dict[int, int]:
     return {id(m.weight): 1 for m in model.modules() if isinstance(m, _TRANSPOSED)}
 
 
-def _renorm_units(w: torch.Tensor, dim: int, max_norm: float) -> None:
-    if w.dim() < 2:  # a bias or scale vector: every entry is its own unit
-        w.clamp_(-max_norm, max_norm)
-        return
-    rows = w.movedim(dim, 0).reshape(w.shape[dim], -1)
-    norms = torch.linalg.vector_norm(rows, dim=1)
-    scale = (max_norm / norms).clamp(max=1.0)  # zero rows give inf, clamped to 1
-    shape = [1] * w.dim()
-    shape[dim] = -1
-    w.mul_(scale.reshape(shape))
-
-
-class _BoundMaxNorm(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], max_norm: float, dims: list[int]) -> None:
+class _BoundMaxNorm(BoundStep):
+    def __init__(self, params: Params, max_norm: float, dims: list[int]) -> None:
         super().__init__(params)
         self.max_norm = max_norm
         self._tensors = [(p, d) for (_, p), d in zip(params, dims)]
@@ -116,14 +97,14 @@ class _BoundMaxNorm(Bound):
             return
         with torch.no_grad():
             for w, dim in self._tensors:
-                _renorm_units(w, dim, self.max_norm)
+                w.copy_(ops.project_max_norm(w, self.max_norm, dim))
 
     def describe(self) -> dict:
         return {**super().describe(), "max_norm": self.max_norm}
 
 
 @dataclass(frozen=True)
-class MaxNorm(Regularizer):
+class MaxNorm(Step):
     """Rescale each unit's incoming weight vector to norm ≤ ``max_norm`` after each step.
 
     A unit is a row of a Linear weight (out × in) or an output filter of a Conv
@@ -146,12 +127,23 @@ class MaxNorm(Regularizer):
     max_norm: float = math.inf
     name = "max_norm"
 
-    def __post_init__(self) -> None:
-        _check_radius(self.name, "max_norm", self.max_norm)
-
-    def bind(self, model: nn.Module, context: BindContext | None = None) -> Bound:
-        params = select_parameters(model, self.mask)
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         dims = _unit_dims(model)
-        bound = _BoundMaxNorm(params, self.max_norm, [dims.get(id(p), 0) for _, p in params])
-        bound.name = self.name
-        return bound
+        return _BoundMaxNorm(params, self.max_norm, [dims.get(id(p), 0) for _, p in params])
+
+
+class L2BallConfig(MaskedConfig):
+    """Projection after each step onto the ball ‖w‖₂ ≤ radius (the masked tensors jointly)."""
+
+    kind: Literal["l2_ball"]
+    radius: float = Field(gt=0.0, allow_inf_nan=True, description="k in ‖w‖₂ ≤ k; inf means no constraint")
+    piece: ClassVar[type] = L2Ball
+
+
+class MaxNormConfig(MaskedConfig):
+    """Max-norm: after each step every unit's incoming weight vector is rescaled to norm ≤ max_norm."""
+
+    kind: Literal["max_norm"]
+    max_norm: float = Field(gt=0.0, allow_inf_nan=True,
+                            description="c in ‖w_unit‖₂ ≤ c (Srivastava et al.: 3-4); inf means none")
+    piece: ClassVar[type] = MaxNorm

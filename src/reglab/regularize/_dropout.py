@@ -33,25 +33,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal, Union, get_args
 
 import torch
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic_core import PydanticCustomError
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer
+from reglab.errors import ConfigError
+from reglab.regularize._base import BindContext, Transform
+from reglab.regularize._config import PieceConfig
+from reglab.regularize._schema import Field, Schema, describe_errors
 
-__all__ = ["Dropout", "DropoutLayer", "DROPOUT_MODES"]
+__all__ = ["Dropout", "DropoutLayer", "DropoutConfig", "DROPOUT_MODES"]
 
-DROPOUT_MODES = ("inverted", "halving")
-
-
-def _check_p(field: str, p: float) -> None:
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout {field} must be in [0, 1), got {p}")
+DropoutMode = Literal["inverted", "halving"]
+DROPOUT_MODES = get_args(DropoutMode)
+_Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in DROPOUT_MODES:
-        raise ValueError(f"dropout mode must be one of {DROPOUT_MODES}, got {mode!r}")
+class _LayerSettings(Schema):
+    p: _Probability
+    mode: DropoutMode
 
 
 class DropoutLayer(nn.Module):
@@ -64,8 +67,10 @@ class DropoutLayer(nn.Module):
 
     def __init__(self, p: float, mode: str = "inverted", generator: torch.Generator | None = None) -> None:
         super().__init__()
-        _check_p("p", p)
-        _check_mode(mode)
+        try:
+            _LayerSettings(p=p, mode=mode)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid DropoutLayer: {describe_errors(exc, _LayerSettings)}") from None
         self.p = p
         self.mode = mode
         self.generator = generator
@@ -97,7 +102,7 @@ def _hidden_slots(model: nn.Sequential) -> tuple[int, list[int]]:
     modules = list(model)
     linear = [i for i, m in enumerate(modules) if isinstance(m, nn.Linear)]
     if not linear:
-        raise ValueError("dropout needs an nn.Sequential MLP with Linear layers (Flatten, Linear, activation, …)")
+        raise ConfigError("dropout needs an nn.Sequential MLP with Linear layers (Flatten, Linear, activation, …)")
     slots = []
     for i in linear[:-1]:
         follows = modules[i + 1] if i + 1 < len(modules) else None
@@ -109,30 +114,21 @@ def _per_layer(p: float | tuple[float, ...], n_hidden: int) -> list[float]:
     if isinstance(p, tuple):
         if len(p) != n_hidden:
             layers = f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}"
-            raise ValueError(f"dropout p has {len(p)} values but the model has {layers}")
+            raise ConfigError(f"dropout p has {len(p)} values but the model has {layers} (one p per hidden layer)")
         return list(p)
     return [p] * n_hidden
 
 
-class _BoundDropout(Bound):
-    def __init__(self, describe: dict) -> None:
-        super().__init__([])
-        self._describe = describe
-
-    def describe(self) -> dict:
-        return {**super().describe(), **self._describe}
-
-
 @dataclass(frozen=True)
-class Dropout(Regularizer):
+class Dropout(Transform):
     """Insert dropout after each hidden activation (``p``: one float, or one per hidden layer).
 
     ``input_p`` drops input units (Srivastava et al. suggest 0.2; default 0).
     ``mode`` is ``"inverted"`` (per-example masks, 1/(1 − p) scaling while training)
     or ``"halving"`` (Nielsen: one mask per mini-batch, activations × (1 − p) at
     test time). Layers with probability 0 are not inserted. Parameter names are
-    unchanged (the new layers get names such as ``dropout1``). ``mask`` is unused:
-    dropout acts on units, not on chosen parameters.
+    unchanged (the new layers get names such as ``dropout1``). A model transform:
+    it acts on units, not on chosen parameters, so it has no ``mask``.
 
     >>> from reglab.models import mlp
     >>> ctx = BindContext(generator=torch.Generator().manual_seed(0))
@@ -149,18 +145,12 @@ class Dropout(Regularizer):
     mode: str = "inverted"
     name = "dropout"
 
-    def __post_init__(self) -> None:
-        for p in self.p if isinstance(self.p, tuple) else (self.p,):
-            _check_p("p", p)
-        _check_p("input_p", self.input_p)
-        _check_mode(self.mode)
-
-    def wrap_model(self, model: nn.Module, context: BindContext | None = None) -> nn.Module:
+    def _wrap(self, model: nn.Module, context: BindContext) -> nn.Module:
         if not isinstance(model, nn.Sequential):
-            raise ValueError(f"dropout needs an nn.Sequential MLP, got {type(model).__name__}")
+            raise ConfigError(f"dropout needs an nn.Sequential MLP, got {type(model).__name__}")
         if any(isinstance(m, DropoutLayer) for m in model):
-            raise ValueError("the model already has dropout layers; use one dropout regularizer")
-        generator = (context or BindContext()).generator
+            raise ConfigError("the model already has dropout layers; use one dropout regularizer")
+        generator = context.generator
         first, slots = _hidden_slots(model)
         after = dict(zip(slots, _per_layer(self.p, len(slots))))
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -172,6 +162,28 @@ class Dropout(Regularizer):
                 layers[f"dropout{slots.index(i) + 1}"] = DropoutLayer(after[i], self.mode, generator)
         return nn.Sequential(layers)
 
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
-        p = list(self.p) if isinstance(self.p, tuple) else self.p
-        return _BoundDropout({"p": p, "input_p": self.input_p, "mode": self.mode})
+
+class DropoutConfig(PieceConfig):
+    """Dropout after each hidden activation of the MLP (and optionally on the inputs)."""
+
+    kind: Literal["dropout"]
+    p: Union[_Probability, list[_Probability]] = Field(
+        0.5, description="drop probability of hidden units: one number, or a list with one per hidden layer"
+    )
+    input_p: _Probability = Field(0.0, description="drop probability of the input units")
+    mode: DropoutMode = Field(
+        "inverted", description="inverted: per-example masks scaled by 1/(1-p); "
+        "halving: Nielsen's one mask per mini-batch, activations × (1-p) at test time"
+    )
+    piece: ClassVar[type] = Dropout
+
+    @field_validator("p", mode="wrap")
+    @classmethod
+    def _one_error_for_p(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        # without this, the union reports one error per branch ("p.float", "p.list[...]")
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "dropout_p", "must be a number in [0, 1) or a list of such numbers, one per hidden layer"
+            ) from None

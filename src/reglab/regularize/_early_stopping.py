@@ -21,22 +21,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer
+from reglab.errors import ConfigError
+from reglab.regularize._base import BindContext, BoundCallback, Callback
+from reglab.regularize._config import PieceConfig
+from reglab.regularize._schema import Field
 
-__all__ = ["EarlyStopping", "MONITORS"]
+__all__ = ["EarlyStopping", "EarlyStoppingConfig", "MONITORS"]
 
-MONITORS = ("val_loss", "val_error")
-_MODES = ("min",)  # both monitors are minimized; the field leaves room for accuracies
+Monitor = Literal["val_loss", "val_error"]
+MONITORS = get_args(Monitor)
 
 
-class _BoundEarlyStopping(Bound):
+class _BoundEarlyStopping(BoundCallback):
     def __init__(self, spec: "EarlyStopping") -> None:
-        super().__init__([])
         self.spec = spec
         self.best_value = math.inf
         self.best_epoch: int | None = None
@@ -49,7 +51,7 @@ class _BoundEarlyStopping(Bound):
         monitor = self.spec.monitor
         value = metrics.get(monitor, math.nan)
         if not math.isfinite(value):
-            raise ValueError(f"early stopping monitors {monitor!r}, which is {value} at epoch {epoch} "
+            raise ConfigError(f"early stopping monitors {monitor!r}, which is {value} at epoch {epoch} "
                              "(no validation split, or no error rate for regression?)")
         self.last_epoch = epoch
         if value < self.best_value - self.spec.min_delta:
@@ -99,14 +101,14 @@ class _BoundEarlyStopping(Bound):
 
 
 @dataclass(frozen=True)
-class EarlyStopping(Regularizer):
+class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement of ``monitor`` by more than ``min_delta``.
 
     ``monitor`` is ``"val_loss"`` (the mean data loss on the validation split,
     without any penalty) or ``"val_error"``. At the end of training the weights of
     the best epoch are restored (``restore_best``) and reported: ``best_epoch``,
-    ``stopped_epoch``, ``restored``, ``monitor``, ``best_value``. ``mask`` is unused:
-    the whole model state is kept and restored.
+    ``stopped_epoch``, ``restored``, ``monitor``, ``best_value``. A callback: it
+    keeps and restores the whole model state, so it has no ``mask``.
 
     >>> import torch.nn as nn
     >>> net = nn.Linear(1, 1)
@@ -125,15 +127,18 @@ class EarlyStopping(Regularizer):
     restore_best: bool = True
     name = "early_stopping"
 
-    def __post_init__(self) -> None:
-        if self.monitor not in MONITORS:
-            raise ValueError(f"early_stopping monitor must be one of {MONITORS}, got {self.monitor!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
-            raise ValueError(f"early_stopping patience must be an integer >= 0, got {self.patience!r}")
-        if not self.min_delta >= 0.0:
-            raise ValueError(f"early_stopping min_delta must be >= 0, got {self.min_delta}")
-        if self.mode not in _MODES:
-            raise ValueError(f"early_stopping mode must be one of {_MODES}, got {self.mode!r}")
-
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, model: nn.Module, context: BindContext) -> BoundCallback:
         return _BoundEarlyStopping(self)
+
+
+class EarlyStoppingConfig(PieceConfig):
+    """Stop when the validation metric has not improved for ``patience`` epochs; restore the best weights."""
+
+    kind: Literal["early_stopping"]
+    monitor: Monitor = "val_loss"
+    patience: int = Field(5, ge=0, description="epochs without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, description="an improvement must lower the metric by more than this")
+    mode: Literal["min"] = Field("min", description="both monitors are minimized; the field leaves room for "
+                                 "accuracies")
+    restore_best: bool = Field(True, description="load the weights of the best epoch when training ends")
+    piece: ClassVar[type] = EarlyStopping

@@ -28,29 +28,27 @@ heuristic, not a proximal method in the strict sense). Put it last in a chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Strength
+from reglab.regularize import ops
+from reglab.regularize._base import BindContext, BoundStep, Params, Strength
+from reglab.regularize._config import StrengthConfig
 
-__all__ = ["L1", "L1Prox"]
-
-
-
-def _l1_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack([t.abs().sum() for t in tensors]).sum()
+__all__ = ["L1", "L1Prox", "L1Config", "L1ProxConfig"]
 
 
-class _BoundL1(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], alpha: float) -> None:
+class _BoundL1(BoundStep):
+    def __init__(self, params: Params, alpha: float) -> None:
         super().__init__(params)
         self.alpha = alpha
 
     def penalty(self) -> torch.Tensor | None:
         if self.alpha == 0.0 or not self.params:
             return None
-        return self.alpha * _l1_norm([p for _, p in self.params])
+        return ops.l1_penalty(self.tensors, self.alpha)
 
     def describe(self) -> dict:
         return {**super().describe(), "alpha": self.alpha}
@@ -74,22 +72,22 @@ class L1(Strength):
 
     name = "l1"
 
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         return _BoundL1(params, self.effective_alpha(context.n_train))
 
 
-class _BoundL1Prox(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], alpha: float) -> None:
+class _BoundL1Prox(BoundStep):
+    def __init__(self, params: Params, alpha: float) -> None:
         super().__init__(params)
         self.alpha = alpha
-        self._tensors = [p for _, p in params]
+        self._tensors = self.tensors
 
     def penalty_value(self) -> torch.Tensor | None:
         """α‖w‖₁ for reporting (objective = C₀ + α‖w‖₁); never added to the loss."""
         if self.alpha == 0.0 or not self._tensors:
             return None
         with torch.no_grad():
-            return self.alpha * _l1_norm(self._tensors)
+            return ops.l1_penalty(self._tensors, self.alpha)
 
     def post_step(self, lr: float) -> None:
         if self.alpha == 0.0:
@@ -97,7 +95,7 @@ class _BoundL1Prox(Bound):
         threshold = lr * self.alpha
         with torch.no_grad():
             for w in self._tensors:
-                w.copy_(w.sign() * (w.abs() - threshold).clamp_min(0.0))
+                w.copy_(ops.prox_l1(w, threshold))
 
     def describe(self) -> dict:
         return {**super().describe(), "alpha": self.alpha}
@@ -109,7 +107,7 @@ class L1Prox(Strength):
 
     Minimizes the same C₀ + α‖w‖₁ as :class:`L1` (α on the mean loss; Nielsen's
     λ = α·n with ``convention="nielsen"``) but yields exact zeros. The penalty is
-    not part of the loss; :meth:`Bound.penalty_value` reports α‖w‖₁ for metrics.
+    not part of the loss; :meth:`BoundStep.penalty_value` reports α‖w‖₁ for metrics.
 
     >>> import torch, torch.nn as nn
     >>> net = nn.Linear(3, 1, bias=False)
@@ -125,5 +123,19 @@ class L1Prox(Strength):
 
     name = "l1_prox"
 
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         return _BoundL1Prox(params, self.effective_alpha(context.n_train))
+
+
+class L1Config(StrengthConfig):
+    """L1 penalty in the loss: C = C₀ + α‖w‖₁ on the mean loss C₀, minimized by its subgradient."""
+
+    kind: Literal["l1"]
+    piece: ClassVar[type] = L1
+
+
+class L1ProxConfig(StrengthConfig):
+    """Proximal L1: after each step w ← sign(w)·max(|w| − ηα, 0) (threshold lr·α); exact zeros. Same α as ``l1``."""
+
+    kind: Literal["l1_prox"]
+    piece: ClassVar[type] = L1Prox

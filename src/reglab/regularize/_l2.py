@@ -14,24 +14,28 @@ plain SGD it equals L2 with α = wd; with Adam or momentum it does not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
-from reglab.regularize._base import BindContext, Bound, Regularizer, Strength
+from reglab.regularize import ops
+from reglab.regularize._base import BindContext, BoundStep, Params, Step, Strength
+from reglab.regularize._config import MaskedConfig, StrengthConfig
+from reglab.regularize._schema import Field
 
-__all__ = ["L2", "WeightDecay"]
+__all__ = ["L2", "WeightDecay", "L2Config", "WeightDecayConfig"]
 
 
-class _BoundL2(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], alpha: float) -> None:
+class _BoundL2(BoundStep):
+    def __init__(self, params: Params, alpha: float) -> None:
         super().__init__(params)
         self.alpha = alpha
 
     def penalty(self) -> torch.Tensor | None:
         if self.alpha == 0.0 or not self.params:
             return None
-        return 0.5 * self.alpha * torch.stack([p.pow(2).sum() for _, p in self.params]).sum()
+        return ops.l2_penalty(self.tensors, self.alpha)
 
     def loss_penalty(self) -> torch.Tensor | None:
         return None  # the gradient αw is added directly, see add_penalty_grad
@@ -40,12 +44,12 @@ class _BoundL2(Bound):
         """∇[(α/2)‖w‖²] = αw, added to each weight's gradient in one fused step."""
         if self.alpha == 0.0 or not self.params:
             return
-        tensors = [p for _, p in self.params]
+        tensors = self.tensors
         for p in tensors:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
         with torch.no_grad():
-            torch._foreach_add_([p.grad for p in tensors], tensors, alpha=self.alpha)
+            ops.l2_penalty_grad(tensors, self.alpha, out=[p.grad for p in tensors])
 
     def describe(self) -> dict:
         return {**super().describe(), "alpha": self.alpha}
@@ -63,15 +67,15 @@ class L2(Strength):
 
     name = "l2"
 
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         return _BoundL2(params, self.effective_alpha(context.n_train))
 
 
-class _BoundDecay(Bound):
-    def __init__(self, params: list[tuple[str, nn.Parameter]], wd: float) -> None:
+class _BoundDecay(BoundStep):
+    def __init__(self, params: Params, wd: float) -> None:
         super().__init__(params)
         self.wd = wd
-        self._tensors = [p for _, p in params]
+        self._tensors = self.tensors
 
     def pre_step(self, lr: float) -> None:
         if self.wd and self._tensors:
@@ -83,15 +87,26 @@ class _BoundDecay(Bound):
 
 
 @dataclass(frozen=True)
-class WeightDecay(Regularizer):
+class WeightDecay(Step):
     """Decoupled decay w ← (1 − η·wd)·w before each optimizer step (AdamW-style)."""
 
     wd: float = 0.0
     name = "weight_decay"
 
-    def __post_init__(self) -> None:
-        if not self.wd >= 0.0:
-            raise ValueError(f"weight_decay wd must be >= 0, got {self.wd}")
-
-    def _bind(self, params: list[tuple[str, nn.Parameter]], context: BindContext) -> Bound:
+    def _bind(self, params: Params, context: BindContext, model: nn.Module) -> BoundStep:
         return _BoundDecay(params, self.wd)
+
+
+class L2Config(StrengthConfig):
+    """L2 penalty in the loss: C = C₀ + (α/2)‖w‖² on the mean loss C₀."""
+
+    kind: Literal["l2"]
+    piece: ClassVar[type] = L2
+
+
+class WeightDecayConfig(MaskedConfig):
+    """Decoupled weight decay (AdamW style): w ← w − η·wd·w outside the gradient."""
+
+    kind: Literal["weight_decay"]
+    wd: float = Field(ge=0.0, description="decay per unit learning rate: each step multiplies w by (1 − η·wd)")
+    piece: ClassVar[type] = WeightDecay

@@ -12,6 +12,8 @@ from typing import Sequence, Union
 
 from torch import nn
 
+from reglab.errors import ConfigError
+
 __all__ = ["MaskSpec", "select_parameters", "WEIGHT_MODULES"]
 
 MaskSpec = Union[str, Sequence[str]]
@@ -43,9 +45,9 @@ def select_parameters(model: nn.Module, mask: MaskSpec = "weights") -> list[tupl
                 if isinstance(m, WEIGHT_MODULES) and getattr(m, attr, None) is not None
             }
             return [(n, p) for n, p in named if id(p) in chosen]
-        raise ValueError(f"mask must be 'weights', 'biases', 'all' or a list of names/patterns, got {mask!r}")
+        raise ConfigError(f"mask must be 'weights', 'biases', 'all' or a list of names/patterns, got {mask!r}")
     patterns = list(mask)
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(n, pattern) for n, _ in named):
-            raise ValueError(f"mask pattern {pattern!r} matches no parameter; names are: {[n for n, _ in named]}")
+            raise ConfigError(f"mask pattern {pattern!r} matches no parameter; names are: {[n for n, _ in named]}")
     return [(n, p) for n, p in named if any(fnmatch.fnmatchcase(n, pat) for pat in patterns)]

@@ -55,8 +55,22 @@ def l2_penalty(tensors: Tensors, alpha: float) -> torch.Tensor:
     return 0.5 * alpha * torch.stack([t.pow(2).sum() for t in tensors]).sum()
 
 
-def l2_penalty_grad(tensors: Tensors, alpha: float) -> list[torch.Tensor]:
-    """∇[(α/2)‖w‖²] = α·w, one tensor per input tensor."""
+def l2_penalty_grad(tensors: Tensors, alpha: float, out: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """∇[(α/2)‖w‖²] = α·w, one tensor per input tensor.
+
+    With ``out`` (one tensor per input, e.g. the ``.grad`` of each parameter) the
+    gradient is *added* to ``out`` in place, ``out += α·w``, in one fused foreach
+    operation (one rounding per entry, as torch SGD's ``weight_decay``), and
+    ``out`` is returned. This is how the training loop adds the L2 gradient.
+
+    >>> g = [torch.tensor([1.0, 1.0])]
+    >>> l2_penalty_grad([torch.tensor([2.0, -4.0])], 0.5, out=g)
+    [tensor([ 2., -1.])]
+    """
+    if out is not None:
+        if tensors:
+            torch._foreach_add_(list(out), list(tensors), alpha=alpha)
+        return list(out)
     return list(torch._foreach_mul(list(tensors), alpha)) if tensors else []
 
 

@@ -1,10 +1,16 @@
 """The training loop: mini-batches, regularizer hooks, per-epoch metrics, divergence.
 
-One epoch, for each mini-batch (drawn by a seeded ``torch.Generator``)::
+The regularizer chain has three kinds of piece, and the trainer uses each where
+it belongs: the model transforms (dropout) build the network once; the steps
+(penalties, decay, prox, projections) act in every mini-batch; the callbacks
+(early stopping) see every epoch and the end of training. One epoch, for each
+mini-batch (drawn by a seeded ``torch.Generator``)::
 
-    loss = C₀(batch) + penalty          # penalty terms of the regularizer chain
-    loss.backward(); reg.add_penalty_grad()   # closed-form penalty gradients (L2)
-    reg.pre_step(lr); optimizer.step(); reg.post_step(lr)
+    loss = C₀(batch) + steps.loss_penalty()      # penalty terms of the steps
+    loss.backward(); steps.add_penalty_grad()    # closed-form penalty gradients (L2)
+    steps.pre_step(lr); optimizer.step(); steps.post_step(lr)
+
+and after it ``callbacks.on_epoch_end(epoch, metrics, model)``.
 
 All randomness (shuffling, and any regularizer that draws) comes from the one
 generator seeded with ``train.seed``; its state is part of the checkpoint, so a
@@ -23,8 +29,10 @@ from torch import nn
 
 from reglab.config import RunConfig
 from reglab.data import Split, Splits, load_dataset
+from reglab.errors import ConfigError, DataError
 from reglab.models import build_model
 from reglab.regularize import BindContext, Regularizer, from_config, select_parameters
+from reglab.regularize._base import as_chain
 from reglab.train._losses import get_loss
 from reglab.train._metrics import evaluate, weight_stats
 from reglab.train._optim import make_optimizer
@@ -37,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+        raise ConfigError("train.device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
     return torch.device(name)
 
 
@@ -72,13 +80,17 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(tc.seed)
         n_train = len(self.splits.train)
         if n_train == 0:
-            raise ValueError("the training split is empty")
+            raise DataError("the training split is empty (check data.n_train and the data set's size)")
         context = BindContext(n_train=n_train, generator=self.generator)
-        reg = regularizer if regularizer is not None else from_config(cfg.regularizer)
+        reg = as_chain(regularizer) if regularizer is not None else from_config(cfg.regularizer)
         model = model if model is not None else build_model(
             cfg.model, self.splits.input_dim, self.splits.output_dim, seed=tc.seed)
-        self.model = reg.wrap_model(model, context).to(device=self.device, dtype=self.dtype)
-        self.reg = reg.bind(self.model, context)
+        for transform in reg.transforms:
+            model = transform.wrap_model(model, context)
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.reg = reg.bind(self.model, context)  # every piece, in order (describe, state_dict)
+        self.steps = self.reg.steps
+        self.callbacks = self.reg.callbacks
         self.optimizer = make_optimizer(self.model, tc)
         self.weights = [p for _, p in select_parameters(self.model, "weights")]
         self.data = {name: self._to_device(getattr(self.splits, name)) for name in ("train", "val", "test")}
@@ -97,7 +109,7 @@ class Trainer:
         if acfg is None:
             return None, None
         if self.splits.image_shape is None:
-            raise ValueError(f"[augment] needs an image data set; {self.splits.name!r} is not one")
+            raise ConfigError(f"[augment] needs an image data set; data.name = {self.splits.name!r} is not one")
         from reglab.data.augment import Augmenter
 
         augmenter = Augmenter(rotation=acfg.rotation, translation=acfg.translation, skew=acfg.skew,
@@ -141,13 +153,13 @@ class Trainer:
             if self.augmenter is not None:
                 xb = self.augmenter(xb, self.aug_generator)
             data_loss = self.loss_fn(self.model(xb), train.y[idx])
-            penalty = self.reg.loss_penalty()
+            penalty = self.steps.loss_penalty()
             loss = data_loss if penalty is None else data_loss + penalty
             loss.backward()
-            self.reg.add_penalty_grad()
-            self.reg.pre_step(lr)
+            self.steps.add_penalty_grad()
+            self.steps.pre_step(lr)
             self.optimizer.step()
-            self.reg.post_step(lr)
+            self.steps.post_step(lr)
             losses.append(data_loss.detach())
         step_losses = torch.stack(losses)
         bad = (~torch.isfinite(step_losses)).nonzero()
@@ -164,7 +176,7 @@ class Trainer:
         if not all(math.isfinite(metrics[k]) for k in ("train_loss", "weight_norm")):
             return EpochResult(None, diverged=f"non-finite parameters or loss after epoch {epoch} (lr = {lr})")
         self.history.append(metrics)
-        stop = self.reg.on_epoch_end(epoch, metrics, self.model)
+        stop = self.callbacks.on_epoch_end(epoch, metrics, self.model)
         return EpochResult(metrics, stop=stop)
 
     def measure(self, epoch: int) -> dict[str, float]:
@@ -175,7 +187,7 @@ class Trainer:
             out[f"{name}_loss"], out[f"{name}_error"] = evaluate(
                 self.model, split, self.loss_fn, classification=self.classification)
         with torch.no_grad():
-            penalty = self.reg.penalty_value()
+            penalty = self.steps.penalty_value()
         out["penalty"] = float(penalty) if penalty is not None else 0.0
         out["objective"] = out["train_loss"] + out["penalty"]
         out["weight_norm"], out["sparsity"] = weight_stats(self.weights)
@@ -190,7 +202,7 @@ class Trainer:
         When they changed the weights, the model is measured again and that measurement
         (tagged ``restored``) becomes the run's final metrics.
         """
-        note = self.reg.on_train_end(self.model)
+        note = self.callbacks.on_train_end(self.model)
         if note:
             self.final_override = {**self.measure(self.epoch), **note}
         return note
