@@ -94,10 +94,8 @@ def parse_config(raw: dict[str, Any], model: type[BaseModel] = RunConfig) -> Any
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        error = ConfigError("invalid config: " + describe_errors(exc, model))
         keys = [k for k in error_keys(exc) if k != "config"]  # a whole-config rule has no one field
-        error.field = keys[0] if keys else None  # type: ignore[attr-defined]
-        raise error from None
+        raise ConfigError("invalid config: " + describe_errors(exc, model), field=keys[0] if keys else None) from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
