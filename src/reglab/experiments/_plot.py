@@ -1,24 +1,36 @@
-"""Matplotlib helpers shared by the experiments (Agg backend, one consistent look)."""
+"""Matplotlib helpers shared by the experiments: one consistent look, no global backend.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (not pyplot figures), so drawing
+them selects no backend and leaves a user's pyplot state alone; they are rendered by the
+Agg (PNG) and SVG canvases when :func:`reglab.experiments.save_figures` writes them.
+"""
 
 from __future__ import annotations
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-__all__ = ["plt", "new_figure", "PALETTE"]
+__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "seeds_label"]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs):
+    """``Figure(figsize)`` with a grid of axes (always 2-D), like ``plt.subplots(squeeze=False)``."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
     """A figure with a grid of axes and a light grid on each."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(width * ncols, height * nrows))
     for ax in axes.flat:
         ax.grid(True, alpha=0.3)
     return fig, axes
+
+
+def seeds_label(seeds: int) -> str:
+    """"1 seed", "3 seeds"."""
+    return f"{seeds} seed{'s' * (seeds > 1)}"
 
 
 def plot_error_curves(axes, per_variant: dict, seeds: int) -> None:
