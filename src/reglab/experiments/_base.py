@@ -34,10 +34,24 @@ from reglab.train import RunResult, Trainer, train
 
 FINAL_ONLY = 10**9  # train.checkpoint_every for runs that keep only their final checkpoint
 
-__all__ = ["FINAL_ONLY", "ExperimentContext", "ExperimentResult", "ExperimentRun", "Table", "Experiment",
-           "EXPERIMENTS", "register", "run_experiment", "redraw", "save_figures", "strict_json"]
+__all__ = ["FINAL_ONLY", "full_batch_linear_config", "ExperimentContext", "ExperimentResult", "ExperimentRun",
+           "Table", "Experiment", "EXPERIMENTS", "register", "run_experiment", "redraw", "save_figures",
+           "strict_json"]
 
 Summary = dict[str, Any]
+
+
+def full_batch_linear_config(name: str, data: dict, *, n: int, epochs: int, seed: int, lr: float,
+                             regularizer: list[dict]) -> dict[str, Any]:
+    """A run config: a bias-free linear model on ``data`` (``n`` points), full-batch float64 steps, final checkpoint."""
+    return {
+        "name": name,
+        "data": data,
+        "model": {"kind": "linear", "bias": False},
+        "train": {"epochs": epochs, "seed": seed, "batch_size": n, "lr": lr, "dtype": "float64",
+                  "checkpoint_every": FINAL_ONLY},
+        "regularizer": regularizer,
+    }
 
 
 @dataclass

@@ -74,3 +74,4 @@ def final_error_rows(per_variant: dict, *, gap: bool = False) -> list[list]:
     """
     keys = ("final_train_error", "final_test_error", "best_test_error") + (("final_gap",) if gap else ())
     return [[variant, *[fmt_stat(row[k]) for k in keys]] for variant, row in per_variant.items()]
+

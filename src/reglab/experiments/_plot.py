@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "seeds_label"]
+__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "error_curves_figure", "seeds_label"]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
@@ -47,3 +47,18 @@ def plot_error_curves(axes, per_variant: dict, seeds: int) -> None:
             if seeds > 1:
                 ax.fill_between(xs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
                                 color=color, alpha=0.15)
+
+
+def error_curves_figure(per_variant: dict, seeds: int, *, train_title: str, suptitle: str,
+                        ylim: tuple[float, float] | None = None) -> Figure:
+    """Training (left) and test (right) error per epoch of each variant, legends, one title."""
+    fig, axes = new_figure(2, 1, width=5.2)
+    plot_error_curves(axes, per_variant, seeds)
+    limits = {} if ylim is None else {"ylim": ylim}
+    axes[0, 0].set(title=train_title, xlabel="epoch", ylabel="error rate", **limits)
+    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate", **limits)
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

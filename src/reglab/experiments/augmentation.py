@@ -34,7 +34,7 @@ from reglab.data import load_dataset
 from reglab.data.augment import Augmenter, elastic, rotate_by, skew_by, translate_by
 from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._common import final_error_rows, summarize_histories
-from reglab.experiments._plot import new_figure, plot_error_curves, seeds_label, subplots
+from reglab.experiments._plot import error_curves_figure, seeds_label, subplots
 
 CONVENTION = ("Angles in degrees (positive = counter-clockwise as displayed), shifts in whole pixels (right, down), "
               "skew k: x' = x + k·y, elastic α and σ in pixels. Penalty convention of reglab (not used here): α on "
@@ -155,16 +155,9 @@ def _gallery_figure(gallery: dict):
 
 
 def _error_figure(per_variant: dict, seeds: int, n_train: int):
-    fig, axes = new_figure(2, 1, width=5.2)
-    plot_error_curves(axes, per_variant, seeds)
-    axes[0, 0].set(title="training error (original training images)", xlabel="epoch", ylabel="error rate")
-    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate")
-    for ax in axes[0]:
-        ax.legend(fontsize=8)
-    fig.suptitle(f"MLP on {n_train:,} MNIST training images with and without artificial expansion "
-                 f"({seeds_label(seeds)})")
-    fig.tight_layout()
-    return fig
+    return error_curves_figure(per_variant, seeds, train_title="training error (original training images)",
+                               suptitle=f"MLP on {n_train:,} MNIST training images with and without artificial "
+                                        f"expansion ({seeds_label(seeds)})")
 
 
 def _reading(per_variant: dict, gallery: dict) -> str:

@@ -36,7 +36,7 @@ from torch import nn
 
 from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._common import final_error_rows, summarize_histories
-from reglab.experiments._plot import new_figure, plot_error_curves, seeds_label
+from reglab.experiments._plot import error_curves_figure, seeds_label
 from reglab.regularize import DropoutLayer
 
 CONVENTION = ("dropout probability p = 0.5 of each hidden unit (inputs kept); errors measured in eval mode. "
@@ -118,18 +118,11 @@ def _halved_weights_check(result, seed: int) -> dict:
 
 
 def _figure(per_variant: dict, seeds: int, n_train: int):
-    fig, axes = new_figure(2, 1, width=5.2)
-    plot_error_curves(axes, per_variant, seeds)
     # the late epochs are where the variants differ: cut the first epochs' large errors off
     top = min(1.0, 2.5 * min(row["final_test_error"]["mean"] for row in per_variant.values()))
-    axes[0, 0].set(title="training error (eval mode)", xlabel="epoch", ylabel="error rate", ylim=(0, top))
-    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate", ylim=(0, top))
-    for ax in axes[0]:
-        ax.legend(fontsize=8)
-    fig.suptitle(f"MLP on {n_train:,} MNIST training images, dropout p = {P:g} on hidden units "
-                 f"({seeds_label(seeds)}{', mean ± sd' if seeds > 1 else ''})")
-    fig.tight_layout()
-    return fig
+    return error_curves_figure(per_variant, seeds, train_title="training error (eval mode)", ylim=(0, top),
+                               suptitle=f"MLP on {n_train:,} MNIST training images, dropout p = {P:g} on hidden "
+                                        f"units ({seeds_label(seeds)}{', mean ± sd' if seeds > 1 else ''})")
 
 
 def _reading(per_variant: dict, checks: list[dict]) -> str:

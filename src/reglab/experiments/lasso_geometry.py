@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
 from reglab.experiments._common import fmt_sci
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import soft_threshold
@@ -71,14 +71,9 @@ def _data_config(seed: int) -> dict:
 
 def _prox_config(seed: int, alpha: float, quick: bool) -> dict:
     lr = 2.0 / (max(SPECTRUM) + min(SPECTRUM))  # the fastest constant step for a diagonal quadratic
-    return {
-        "name": f"lasso-geometry l1_prox α={alpha:.4g} seed={seed}",
-        "data": _data_config(seed),
-        "model": {"kind": "linear", "bias": False},
-        "train": {"epochs": 100 if quick else 300, "seed": seed, "batch_size": 200, "lr": lr, "dtype": "float64",
-                  "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l1_prox", "alpha": alpha}],
-    }
+    return full_batch_linear_config(f"lasso-geometry l1_prox α={alpha:.4g} seed={seed}", _data_config(seed), n=200,
+                                    epochs=100 if quick else 300, seed=seed, lr=lr,
+                                    regularizer=[{"kind": "l1_prox", "alpha": alpha}])
 
 
 def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
 from reglab.experiments._common import stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize.ops import project_l2_ball
@@ -49,14 +49,9 @@ def _data_config(seed: int) -> dict:
 
 
 def _ball_config(seed: int, radius: float, lam: float, quick: bool) -> dict:
-    return {
-        "name": f"penalty-vs-constraint ball k={radius:.4g} (λ={lam:.3g}) seed={seed}",
-        "data": _data_config(seed),
-        "model": {"kind": "linear", "bias": False},
-        "train": {"epochs": 70 if quick else 120, "seed": seed, "batch_size": 200, "lr": LR, "dtype": "float64",
-                  "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l2_ball", "radius": radius}],
-    }
+    return full_batch_linear_config(f"penalty-vs-constraint ball k={radius:.4g} (λ={lam:.3g}) seed={seed}",
+                                    _data_config(seed), n=200, epochs=70 if quick else 120, seed=seed, lr=LR,
+                                    regularizer=[{"kind": "l2_ball", "radius": radius}])
 
 
 def _projected_gradient(obj, radius: float, steps: int = 20_000, tol: float = 1e-14) -> tuple[torch.Tensor, int]:
