@@ -203,3 +203,19 @@ def test_projected_gradient_lands_on_the_ball_solution_of_a_small_problem():
     expected = torch.linalg.solve(H + mu * torch.eye(2, dtype=torch.float64), b)
     assert steps < 20_000 and float(w.norm()) == pytest.approx(radius, rel=1e-12)
     torch.testing.assert_close(w, expected, rtol=0, atol=1e-10)
+
+
+def test_cli_report_redraw_rewrites_the_figures_from_the_summaries(stored, tmp_path):
+    out, demo, _ = stored
+    copy = tmp_path / "copy"
+    shutil.copytree(out / "experiments", copy / "experiments")
+    for name in demo.documents[0]["figures"]:
+        (copy / "experiments" / "penalty-vs-constraint" / name).unlink()
+    proc = subprocess.run([sys.executable, "-m", "reglab", "report", str(copy), "--redraw", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["experiments"] == ["penalty-vs-constraint"]
+    folder = copy / "experiments" / "penalty-vs-constraint"
+    for name in demo.documents[0]["figures"]:
+        assert (folder / name).stat().st_size > 0
+    assert "data:image/png;base64," in (copy / "report.html").read_text("utf-8")

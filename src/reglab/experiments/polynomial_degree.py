@@ -105,7 +105,12 @@ def _run_config(degree: int, quick: bool) -> dict:
 
 
 def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    return 0.5 * _mse(theta, x, y) + 0.5 * ALPHA * float(np.sum(theta[1:] ** 2))
+    """C₀ + (α/2)Σ_{k≥1}θₖ² (the constant term θ₀ unpenalized)."""
+    import torch
+
+    from reglab.regularize.ops import l2_penalty
+
+    return 0.5 * _mse(theta, x, y) + float(l2_penalty([torch.from_numpy(theta[1:])], ALPHA))
 
 
 def _model_theta(model) -> np.ndarray:
