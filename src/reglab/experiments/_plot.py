@@ -29,7 +29,11 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
 
 
 def seeds_label(seeds: int) -> str:
-    """"1 seed", "3 seeds"."""
+    """How many seeds, in words.
+
+    >>> seeds_label(1), seeds_label(3)
+    ('1 seed', '3 seeds')
+    """
     return f"{seeds} seed{'s' * (seeds > 1)}"
 
 
