@@ -12,8 +12,6 @@ from rich.table import Table
 from reglab.cli._common import emit_json, guard, stderr, stdout
 from reglab.store import DEFAULT_OUT
 
-DEMO_EXPERIMENTS = ("ridge-geometry", "lasso-geometry", "penalty-vs-constraint", "polynomial-degree",
-                    "mnist-weight-decay")
 
 
 def _print_result(doc: dict) -> None:
@@ -72,11 +70,18 @@ def report_command(
     directory: Path = typer.Argument(Path(DEFAULT_OUT), help="results directory holding experiments/"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file (default DIR/report.html)"),
     open_: bool = typer.Option(False, "--open", help="open the report in a browser"),
+    redraw_: bool = typer.Option(False, "--redraw", help="first redraw every experiment's figures from its "
+                                                         "summary.json (nothing is retrained)"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write one self-contained HTML page with every experiment found in DIRECTORY."""
     from reglab.report import build_report, collect_experiments
 
+    if redraw_:
+        from reglab.experiments import redraw
+
+        for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
+            redraw(summary)
     path = build_report(directory, output)
     names = [e["name"] for e in collect_experiments(directory)]
     if json_:
@@ -94,17 +99,26 @@ def demo_command(
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
     """A guided tour: quick versions of a few experiments, then the HTML report."""
-    from reglab.experiments import run_experiment
-    from reglab.report import build_report
+    from reglab.experiments import run_demo
 
-    docs = []
-    for i, name in enumerate(DEMO_EXPERIMENTS, 1):
-        stderr.rule(f"[{i}/{len(DEMO_EXPERIMENTS)}] {name}")
-        with stderr.status(f"running {name} (quick)…") as status:
-            doc = run_experiment(name, out, quick=True, log=lambda m, n=name: status.update(f"{n}: {m}"))
-        docs.append(doc)
+    status = None
+
+    def start(i: int, n: int, name: str) -> None:
+        nonlocal status
+        stderr.rule(f"[{i}/{n}] {name}")
+        status = stderr.status(f"running {name} (quick)…")
+        status.start()
+
+    def done(doc: dict) -> None:
+        status.stop()
         stderr.print(f"[bold]{doc['title']}[/]\n{doc['reading']}\n", highlight=False)
-    path = build_report(out)
+
+    try:
+        demo = run_demo(out, on_start=start, log=lambda n, m: status.update(f"{n}: {m}"), on_done=done)
+    finally:
+        if status is not None:
+            status.stop()
+    path, docs = demo.report, demo.documents
     if json_:
         emit_json({"report": str(path), "experiments": [{"name": d["name"], "reading": d["reading"],
                                                           "figures": d["figures"]} for d in docs]})

@@ -1,11 +1,20 @@
-"""Small numeric helpers for experiment summaries."""
+"""Small numeric helpers for experiment summaries: the one mean ± sd over seeds, and its formats.
+
+>>> stat([1.0, 2.0, 3.0])
+{'mean': 2.0, 'sd': 1.0}
+>>> fmt_pm([1.0, 2.0, 3.0], 2)
+'2.00 ± 1.00'
+>>> fmt_stat({'mean': 2.0, 'sd': 1.0}, 2) == fmt_pm([1.0, 2.0, 3.0], 2)
+True
+"""
 
 from __future__ import annotations
 
 import statistics
 from typing import Sequence
 
-__all__ = ["mean_sd", "fmt_pm"]
+__all__ = ["mean_sd", "stat", "mean_sd_lists", "fmt_pm", "fmt_stat", "fmt_sci", "summarize_histories",
+           "final_error_rows"]
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -14,13 +23,32 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def stat(values: Sequence[float], *, keep: bool = False) -> dict:
+    """``{"mean", "sd"}`` of ``values`` (plus the ``values`` themselves with ``keep=True``)."""
+    mean, sd = mean_sd(values)
+    return {"mean": mean, "sd": sd, **({"values": [float(v) for v in values]} if keep else {})}
+
+
+def mean_sd_lists(groups: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
+    """Means and sds of each group: one mean ± sd per grid point (a degree, a strength, a size)."""
+    pairs = [mean_sd(g) for g in groups]
+    return [m for m, _ in pairs], [s for _, s in pairs]
+
+
+def fmt_stat(value: dict, digits: int = 4) -> str:
+    """``"m ± s"`` of a :func:`stat` dict, ``digits`` decimals."""
+    return f"{value['mean']:.{digits}f} ± {value['sd']:.{digits}f}"
+
+
 def fmt_pm(values: Sequence[float], digits: int = 4) -> str:
-    m, s = mean_sd(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+    """``"m ± s"`` of ``values`` over seeds, ``digits`` decimals."""
+    return fmt_stat(stat(values), digits)
 
 
-def _stat(values: Sequence[float]) -> dict[str, float]:
-    return dict(zip(("mean", "sd"), mean_sd(values)))
+def fmt_sci(values: Sequence[float]) -> str:
+    """``"m ± s"`` of ``values`` in scientific notation (for errors spanning orders of magnitude)."""
+    mean, sd = mean_sd(values)
+    return f"{mean:.1e} ± {sd:.1e}"
 
 
 def summarize_histories(runs: Sequence[Sequence[dict]], keys: Sequence[str] = ("train_error", "test_error")) -> dict:
@@ -31,10 +59,19 @@ def summarize_histories(runs: Sequence[Sequence[dict]], keys: Sequence[str] = ("
     epochs = len(runs[0])
     out: dict = {}
     for key in keys:
-        out[f"final_{key}"] = _stat([h[-1][key] for h in runs])
-        per_epoch = [mean_sd([h[e][key] for h in runs]) for e in range(epochs)]
-        out[f"curve_{key}"] = [m for m, _ in per_epoch]
-        out[f"curve_{key}_sd"] = [s for _, s in per_epoch]
-    out["best_test_error"] = _stat([min(e["test_error"] for e in h) for h in runs])
-    out["final_gap"] = _stat([h[-1]["test_error"] - h[-1]["train_error"] for h in runs])
+        out[f"final_{key}"] = stat([h[-1][key] for h in runs])
+        out[f"curve_{key}"], out[f"curve_{key}_sd"] = mean_sd_lists([[h[e][key] for h in runs]
+                                                                    for e in range(epochs)])
+    out["best_test_error"] = stat([min(e["test_error"] for e in h) for h in runs])
+    out["final_gap"] = stat([h[-1]["test_error"] - h[-1]["train_error"] for h in runs])
     return out
+
+
+def final_error_rows(per_variant: dict, *, gap: bool = False) -> list[list]:
+    """Table rows ``[variant, train error, test error, best test error (, test − train)]`` as ``m ± s``.
+
+    ``per_variant`` maps a label to :func:`summarize_histories` output.
+    """
+    keys = ("final_train_error", "final_test_error", "best_test_error") + (("final_gap",) if gap else ())
+    return [[variant, *[fmt_stat(row[k]) for k in keys]] for variant, row in per_variant.items()]
+

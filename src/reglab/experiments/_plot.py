@@ -1,24 +1,40 @@
-"""Matplotlib helpers shared by the experiments (Agg backend, one consistent look)."""
+"""Matplotlib helpers shared by the experiments: one consistent look, no global backend.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (not pyplot figures), so drawing
+them selects no backend and leaves a user's pyplot state alone; they are rendered by the
+Agg (PNG) and SVG canvases when :func:`reglab.experiments.save_figures` writes them.
+"""
 
 from __future__ import annotations
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-__all__ = ["plt", "new_figure", "PALETTE"]
+__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "error_curves_figure", "seeds_label"]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs):
+    """``Figure(figsize)`` with a grid of axes (always 2-D), like ``plt.subplots(squeeze=False)``."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
     """A figure with a grid of axes and a light grid on each."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(width * ncols, height * nrows))
     for ax in axes.flat:
         ax.grid(True, alpha=0.3)
     return fig, axes
+
+
+def seeds_label(seeds: int) -> str:
+    """How many seeds, in words.
+
+    >>> seeds_label(1), seeds_label(3)
+    ('1 seed', '3 seeds')
+    """
+    return f"{seeds} seed{'s' * (seeds > 1)}"
 
 
 def plot_error_curves(axes, per_variant: dict, seeds: int) -> None:
@@ -35,3 +51,18 @@ def plot_error_curves(axes, per_variant: dict, seeds: int) -> None:
             if seeds > 1:
                 ax.fill_between(xs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
                                 color=color, alpha=0.15)
+
+
+def error_curves_figure(per_variant: dict, seeds: int, *, train_title: str, suptitle: str,
+                        ylim: tuple[float, float] | None = None) -> Figure:
+    """Training (left) and test (right) error per epoch of each variant, legends, one title."""
+    fig, axes = new_figure(2, 1, width=5.2)
+    plot_error_curves(axes, per_variant, seeds)
+    limits = {} if ylim is None else {"ylim": ylim}
+    axes[0, 0].set(title=train_title, xlabel="epoch", ylabel="error rate", **limits)
+    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate", **limits)
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

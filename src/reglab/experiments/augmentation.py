@@ -32,9 +32,9 @@ import torch
 
 from reglab.data import load_dataset
 from reglab.data.augment import Augmenter, elastic, rotate_by, skew_by, translate_by
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, summarize_histories
-from reglab.experiments._plot import new_figure, plot_error_curves, plt
+from reglab.experiments._base import ExperimentContext, Table, register
+from reglab.experiments._common import final_error_rows, summarize_histories
+from reglab.experiments._plot import error_curves_figure, seeds_label, subplots
 
 CONVENTION = ("Angles in degrees (positive = counter-clockwise as displayed), shifts in whole pixels (right, down), "
               "skew k: x' = x + k·y, elastic α and σ in pixels. Penalty convention of reglab (not used here): α on "
@@ -61,38 +61,43 @@ def _config(variant: str, augment: dict | None, seed: int, quick: bool) -> dict:
     }
 
 
-@register("augmentation", "Artificial expansion of MNIST: rotation, translation, skew, elastic distortion",
-          "seed 003 (Nielsen ch. 3; Simard et al. 2003)",
-          "The four transforms on sample digits, and the test error of an MLP trained on a small MNIST set "
-          "without augmentation, with online augmentation and with an offline-expanded training set.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
-    gallery, images = _gallery()
-    _gallery_figure(ctx, gallery, images)
+def compute(ctx: ExperimentContext) -> dict:
+    gallery = _gallery()
     variants = _variants(ctx.quick)
     histories: dict[str, list[list[dict]]] = {v: [] for v in variants}
     for seed in range(ctx.seeds):
         for variant, augment in variants.items():
             ctx.log(f"{variant}, seed {seed}")
             histories[variant].append(ctx.train(_config(variant, augment, seed, ctx.quick)).history)
-    per_variant = {v: summarize_histories(runs) for v, runs in histories.items()}
-    _error_figure(ctx, per_variant)
-    n_train = _config("x", None, 0, ctx.quick)["data"]["n_train"]
-    summary = {"convention": CONVENTION, "gallery": gallery, "augment": AUGMENT, "n_train": n_train,
-               "per_variant": per_variant}
-    configs = {v: _config(v, a, 0, ctx.quick) for v, a in variants.items()}
-    return ExperimentResult(summary=summary, tables=[_table(histories)], reading=_reading(per_variant, gallery),
-                            configs=configs)
+    ctx.configs.update({v: _config(v, a, 0, ctx.quick) for v, a in variants.items()})
+    return {"convention": CONVENTION, "gallery": gallery, "augment": AUGMENT,
+            "n_train": _config("x", None, 0, ctx.quick)["data"]["n_train"],
+            "per_variant": {v: summarize_histories(runs) for v, runs in histories.items()}, "seeds": ctx.seeds}
+
+
+def figures(summary: dict) -> dict:
+    return {"transforms": _gallery_figure(summary["gallery"]),
+            "error_curves": _error_figure(summary["per_variant"], summary["seeds"], summary["n_train"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    return [Table("final errors (mean ± sd over seeds)", ["training data", "train error", "test error",
+                                                          "best test error"], final_error_rows(summary["per_variant"]))]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["per_variant"], summary["gallery"])
 
 
 # ---------------------------------------------------------------- the transforms
 
 
-def _gallery() -> tuple[dict, dict[str, torch.Tensor]]:
+def _gallery() -> dict:
     """One training digit of each class and its transforms.
 
     The summary keeps the indices, the parameters, ink and centroid of every image,
-    and the pixels of the digit 5 (the notes' example) in every row; the figure
-    is reproducible from the indices and the parameters.
+    the pixels of the digit 5 (the notes' example) in every row to 6 decimals, and
+    every image's pixels to 3 decimals (what the figure draws).
     """
     splits = load_dataset("mnist")
     labels = splits.train.y
@@ -113,7 +118,8 @@ def _gallery() -> tuple[dict, dict[str, torch.Tensor]]:
                            "elastic_alpha": ELASTIC_ALPHA, "elastic_sigma": ELASTIC_SIGMA, "combination": AUGMENT},
             "digit5_pixels": {k: np.round(v[5, 0].numpy(), 6).tolist() for k, v in images.items()},
             "ink": {k: v.sum(dim=(1, 2, 3)).tolist() for k, v in images.items()},
-            "centroid": {k: _centroids(v).tolist() for k, v in images.items()}}, images
+            "centroid": {k: _centroids(v).tolist() for k, v in images.items()},
+            "pixels": {k: np.round(v[:, 0].numpy(), 3).tolist() for k, v in images.items()}}
 
 
 def _centroids(images: torch.Tensor) -> torch.Tensor:
@@ -127,13 +133,14 @@ def _centroids(images: torch.Tensor) -> torch.Tensor:
     return torch.stack([cx, cy], dim=1)
 
 
-def _gallery_figure(ctx: ExperimentContext, gallery: dict, rows: dict[str, torch.Tensor]) -> None:
+def _gallery_figure(gallery: dict):
+    rows = gallery["pixels"]
     n_cols = len(gallery["labels"])
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.05 * n_cols + 1.8, 1.15 * len(rows)), squeeze=False)
+    fig, axes = subplots(len(rows), n_cols, figsize=(1.05 * n_cols + 1.8, 1.15 * len(rows)))
     for r, (label, images) in enumerate(rows.items()):
         for c in range(n_cols):
             ax = axes[r][c]
-            ax.imshow(images[c, 0].numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.imshow(np.asarray(images[c]), cmap="gray_r", vmin=0.0, vmax=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
@@ -141,31 +148,16 @@ def _gallery_figure(ctx: ExperimentContext, gallery: dict, rows: dict[str, torch
         axes[0][c].set_title(f"label {digit}", fontsize=8)
     fig.suptitle("Artificial training data (Simard et al. 2003): each row applies one transform to the originals")
     fig.tight_layout()
-    ctx.save_figure(fig, "transforms")
+    return fig
 
 
 # ---------------------------------------------------------------- training with and without
 
 
-def _error_figure(ctx: ExperimentContext, per_variant: dict) -> None:
-    fig, axes = new_figure(2, 1, width=5.2)
-    plot_error_curves(axes, per_variant, ctx.seeds)
-    axes[0, 0].set(title="training error (original training images)", xlabel="epoch", ylabel="error rate")
-    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate")
-    for ax in axes[0]:
-        ax.legend(fontsize=8)
-    n_train = _config("x", None, 0, ctx.quick)["data"]["n_train"]
-    fig.suptitle(f"MLP on {n_train:,} MNIST training images with and without artificial expansion "
-                 f"({ctx.seeds} seed{'s' * (ctx.seeds > 1)})")
-    fig.tight_layout()
-    ctx.save_figure(fig, "error_curves")
-
-
-def _table(histories: dict) -> Table:
-    rows = [[v, fmt_pm([h[-1]["train_error"] for h in runs]), fmt_pm([h[-1]["test_error"] for h in runs]),
-             fmt_pm([min(e["test_error"] for e in h) for h in runs])] for v, runs in histories.items()]
-    return Table("final errors (mean ± sd over seeds)", ["training data", "train error", "test error",
-                                                         "best test error"], rows)
+def _error_figure(per_variant: dict, seeds: int, n_train: int):
+    return error_curves_figure(per_variant, seeds, train_title="training error (original training images)",
+                               suptitle=f"MLP on {n_train:,} MNIST training images with and without artificial "
+                                        f"expansion ({seeds_label(seeds)})")
 
 
 def _reading(per_variant: dict, gallery: dict) -> str:
@@ -188,4 +180,10 @@ def _reading(per_variant: dict, gallery: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["run"]
+register("augmentation", "Artificial expansion of MNIST: rotation, translation, skew, elastic distortion",
+         "seed 003 (Nielsen ch. 3; Simard et al. 2003)",
+         "The four transforms on sample digits, and the test error of an MLP trained on a small MNIST set "
+         "without augmentation, with online augmentation and with an offline-expanded training set.",
+         compute=compute, figures=figures, tables=tables, reading=reading)
+
+__all__ = ["compute", "figures", "tables", "reading"]

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
-from reglab.experiments._plot import PALETTE, new_figure
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._common import fmt_pm, mean_sd_lists
+from reglab.experiments._plot import PALETTE, new_figure, seeds_label
 
 CONVENTION = ("MLP: α multiplies the penalty added to the mean training loss, C = C₀ + (α/2)‖w‖² (torch's "
               "weight_decay); Nielsen's λ = α·n. Linear SVM: ½‖w‖² + C·Σξ, C an inverse strength, plotted as 1/C "
@@ -107,8 +107,7 @@ def _aggregate(strengths: list[float], per_seed: list[list[tuple[float, float, i
     out: dict = {"strength": strengths}
     for i, key in enumerate(("train_error", "test_error", extra)):
         values = [[run[j][i] for run in per_seed] for j in range(len(strengths))]
-        out[f"{key}_mean"] = [mean_sd(v)[0] for v in values]
-        out[f"{key}_sd"] = [mean_sd(v)[1] for v in values]
+        out[f"{key}_mean"], out[f"{key}_sd"] = mean_sd_lists(values)
         out[f"{key}_per_seed"] = values
     return out
 
@@ -139,20 +138,30 @@ def _sweep(ctx: ExperimentContext, dataset: str, grids: dict) -> dict:
             "n_test": len(y_test), "methods": methods}
 
 
-@register("beyond-nets", "Beyond neural networks: SVM margin and tree pruning vs the MLP's L2",
-          "seed 001 (SVMs; decision trees)",
-          "Train and test error vs regularization strength for a linear SVM (1/C), a cost-complexity pruned "
-          "decision tree (ccp_alpha, leaves) and an MLP with L2 (α), on digits and on noisy 2-D Gaussians.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     grids = _grids(ctx.quick)
     results = {name: _sweep(ctx, name, grids) for name in DATASETS}
-    summary = {"convention": CONVENTION, "svm_C": [1.0 / s for s in grids["svm_inv_c"]], "datasets": results}
-    _figure(ctx, results)
-    tables = [_table(res, row, ctx.seeds, extra) for res in results.values() for row, extra in
-              ((res["methods"]["svm"], "support_vectors"), (res["methods"]["tree"], "leaves"),
-               (res["methods"]["mlp"], "weight_norm"))]
-    return ExperimentResult(summary=summary, tables=tables, reading=_reading(results),
-                            configs={name: _mlp_config(name, 1e-2, 0, ctx.quick) for name in DATASETS})
+    ctx.configs.update({name: _mlp_config(name, 1e-2, 0, ctx.quick) for name in DATASETS})
+    return {"convention": CONVENTION, "svm_C": [1.0 / s for s in grids["svm_inv_c"]], "datasets": results}
+
+
+def _seeds(results: dict) -> int:
+    return len(next(iter(results.values()))["methods"]["mlp"]["train_error_per_seed"][0])
+
+
+def figures(summary: dict) -> dict:
+    return {"error_vs_strength": _figure(summary["datasets"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    results = summary["datasets"]
+    return [_table(res, row, _seeds(results), extra) for res in results.values() for row, extra in
+            ((res["methods"]["svm"], "support_vectors"), (res["methods"]["tree"], "leaves"),
+             (res["methods"]["mlp"], "weight_norm"))]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["datasets"])
 
 
 def _table(res: dict, row: dict, seeds: int, extra: str) -> Table:
@@ -191,9 +200,10 @@ _LEGEND = [
 ]
 
 
-def _figure(ctx: ExperimentContext, results: dict) -> None:
+def _figure(results: dict):
     from matplotlib.lines import Line2D
 
+    seeds = _seeds(results)
     fig, axes = new_figure(3, len(results), width=4.6, height=3.6)
     for r, res in enumerate(results.values()):
         svm, tree, mlp = res["methods"]["svm"], res["methods"]["tree"], res["methods"]["mlp"]
@@ -209,12 +219,12 @@ def _figure(ctx: ExperimentContext, results: dict) -> None:
         twin.set_ylabel("number of leaves", color=PALETTE[2])
         twin.tick_params(axis="y", colors=PALETTE[2])
     fig.suptitle(f"The regularization trade-off beyond neural networks: train and test error vs strength "
-                 f"({ctx.seeds} seed{'s' * (ctx.seeds > 1)}{', ± sd shaded' if ctx.seeds > 1 else ''})")
+                 f"({seeds_label(seeds)}{', ± sd shaded' if seeds > 1 else ''})")
     fig.tight_layout()
     handles = [Line2D([], [], **style) for _, style in _LEGEND]
     fig.legend(handles, [label for label, _ in _LEGEND], loc="upper center", ncol=len(_LEGEND), fontsize=8.5,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
-    ctx.save_figure(fig, "error_vs_strength")
+    return fig
 
 
 def _best(row: dict) -> str:
@@ -249,3 +259,10 @@ def _reading(results: dict) -> str:
     parts.append("Pruning lowers the tree's best test error below the unpruned one by " + " and by ".join(
         f"{gains[n]:.3f} on {n} ({leaves[n][0]:.0f} → {leaves[n][1]:.0f} leaves)" for n in names) + f": {verdict}.")
     return " ".join(parts)
+
+
+register("beyond-nets", "Beyond neural networks: SVM margin and tree pruning vs the MLP's L2",
+         "seed 001 (SVMs; decision trees)",
+         "Train and test error vs regularization strength for a linear SVM (1/C), a cost-complexity pruned "
+         "decision tree (ccp_alpha, leaves) and an MLP with L2 (α), on digits and on noisy 2-D Gaussians.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

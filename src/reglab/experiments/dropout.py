@@ -34,11 +34,9 @@ import copy
 import torch
 from torch import nn
 
-from reglab.config import parse_config
-from reglab.data import load_dataset
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, summarize_histories
-from reglab.experiments._plot import new_figure, plot_error_curves
+from reglab.experiments._base import ExperimentContext, Table, register
+from reglab.experiments._common import final_error_rows, summarize_histories
+from reglab.experiments._plot import error_curves_figure, seeds_label
 from reglab.regularize import DropoutLayer
 
 CONVENTION = ("dropout probability p = 0.5 of each hidden unit (inputs kept); errors measured in eval mode. "
@@ -59,25 +57,35 @@ def _config(variant: str, seed: int, quick: bool) -> dict:
     }
 
 
-@register("dropout", "Dropout on MNIST: none vs inverted vs the notes' halving procedure", "seed 003 (Nielsen ch. 3)",
-          "An MLP on the MNIST sample without dropout, with inverted dropout and with the notes' procedure "
-          "(one mask per mini-batch, halved weights at test time), p = 0.5.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     histories: dict[str, list[list[dict]]] = {v: [] for v in VARIANTS}
     halving_checks = []
     for seed in range(ctx.seeds):
         for variant in VARIANTS:
             ctx.log(f"{variant}, seed {seed}")
-            raw = _config(variant, seed, ctx.quick)
-            result = ctx.train(raw)
+            result = ctx.train(_config(variant, seed, ctx.quick))
             histories[variant].append(result.history)
             if VARIANTS[variant] == "halving":
-                halving_checks.append(_halved_weights_check(result, raw))
-    per_variant = {v: summarize_histories(runs) for v, runs in histories.items()}
-    _figure(ctx, per_variant)
-    summary = {"convention": CONVENTION, "p": P, "per_variant": per_variant, "halving_check": halving_checks}
-    return ExperimentResult(summary=summary, tables=[_table(histories)], reading=_reading(per_variant, halving_checks),
-                            configs={v: _config(v, 0, ctx.quick) for v in VARIANTS})
+                halving_checks.append(_halved_weights_check(result, seed))
+    ctx.configs.update({v: _config(v, 0, ctx.quick) for v in VARIANTS})
+    return {"convention": CONVENTION, "p": P,
+            "per_variant": {v: summarize_histories(runs) for v, runs in histories.items()},
+            "halving_check": halving_checks, "seeds": ctx.seeds,
+            "n_train": _config("no dropout", 0, ctx.quick)["data"]["n_train"]}
+
+
+def figures(summary: dict) -> dict:
+    return {"error_curves": _figure(summary["per_variant"], summary["seeds"], summary["n_train"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    return [Table("final errors (mean ± sd over seeds)", ["variant", "train error", "test error", "best test error",
+                                                          "test − train"],
+                  final_error_rows(summary["per_variant"], gap=True))]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["per_variant"], summary["halving_check"])
 
 
 def _weight_halved_network(model: nn.Sequential) -> nn.Sequential:
@@ -97,42 +105,24 @@ def _weight_halved_network(model: nn.Sequential) -> nn.Sequential:
 
 
 @torch.no_grad()
-def _halved_weights_check(result, raw: dict) -> dict:
+def _halved_weights_check(result, seed: int) -> dict:
     """Test error of the explicitly weight-halved network vs the error the trainer measured."""
-    test = load_dataset(parse_config(raw).data).test
+    test = result.splits.test
     model = result.model.eval()
     x = test.x.to(next(model.parameters()).dtype)
     logits_layer, logits_halved = model(x), _weight_halved_network(model)(x)
     error = float((logits_halved.argmax(1) != test.y).double().mean())
-    return {"seed": raw["train"]["seed"], "test_error_trainer": result.final["test_error"],
+    return {"seed": seed, "test_error_trainer": result.final["test_error"],
             "test_error_weights_halved": error,
             "max_abs_logit_difference": float((logits_layer - logits_halved).abs().max())}
 
 
-def _figure(ctx: ExperimentContext, per_variant: dict) -> None:
-    fig, axes = new_figure(2, 1, width=5.2)
-    plot_error_curves(axes, per_variant, ctx.seeds)
+def _figure(per_variant: dict, seeds: int, n_train: int):
     # the late epochs are where the variants differ: cut the first epochs' large errors off
     top = min(1.0, 2.5 * min(row["final_test_error"]["mean"] for row in per_variant.values()))
-    axes[0, 0].set(title="training error (eval mode)", xlabel="epoch", ylabel="error rate", ylim=(0, top))
-    axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate", ylim=(0, top))
-    for ax in axes[0]:
-        ax.legend(fontsize=8)
-    n_train = _config("no dropout", 0, ctx.quick)["data"]["n_train"]
-    fig.suptitle(f"MLP on {n_train:,} MNIST training images, dropout p = {P:g} on hidden units "
-                 f"({ctx.seeds} seed{'s' * (ctx.seeds > 1)}{', mean ± sd' if ctx.seeds > 1 else ''})")
-    fig.tight_layout()
-    ctx.save_figure(fig, "error_curves")
-
-
-def _table(histories: dict) -> Table:
-    rows = []
-    for variant, runs in histories.items():
-        rows.append([variant, fmt_pm([h[-1]["train_error"] for h in runs]), fmt_pm([h[-1]["test_error"] for h in runs]),
-                     fmt_pm([min(e["test_error"] for e in h) for h in runs]),
-                     fmt_pm([h[-1]["test_error"] - h[-1]["train_error"] for h in runs])])
-    return Table("final errors (mean ± sd over seeds)", ["variant", "train error", "test error", "best test error",
-                                                         "test − train"], rows)
+    return error_curves_figure(per_variant, seeds, train_title="training error (eval mode)", ylim=(0, top),
+                               suptitle=f"MLP on {n_train:,} MNIST training images, dropout p = {P:g} on hidden "
+                                        f"units ({seeds_label(seeds)}{', mean ± sd' if seeds > 1 else ''})")
 
 
 def _reading(per_variant: dict, checks: list[dict]) -> str:
@@ -153,4 +143,9 @@ def _reading(per_variant: dict, checks: list[dict]) -> str:
     return " ".join(parts)
 
 
-__all__ = ["run"]
+register("dropout", "Dropout on MNIST: none vs inverted vs the notes' halving procedure", "seed 003 (Nielsen ch. 3)",
+         "An MLP on the MNIST sample without dropout, with inverted dropout and with the notes' procedure "
+         "(one mask per mini-batch, halved weights at test time), p = 0.5.",
+         compute=compute, figures=figures, tables=tables, reading=reading)
+
+__all__ = ["compute", "figures", "tables", "reading"]

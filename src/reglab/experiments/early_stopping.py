@@ -35,8 +35,8 @@ import numpy as np
 
 from reglab.config import parse_config
 from reglab.data import load_dataset
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._base import ExperimentContext, Table, register
+from reglab.experiments._common import fmt_pm, stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import early_stopping_alpha, early_stopping_factors, shrink_factors
 
@@ -67,20 +67,26 @@ def _ls_config() -> dict:
             "model": {"kind": "linear", "bias": False}, "train": {"loss": "half_mse", "dtype": "float64"}}
 
 
-@register("early-stopping", "Early stopping: validation curves and the equivalence α ≈ 1/(ητ)",
-          "seed 003 (Goodfellow et al. §7.8)",
-          "An overfitting MLP on a small MNIST set with and without the early_stopping regularizer, and gradient "
-          "descent on least squares compared eigen-direction by eigen-direction with L2 at α = 1/(ητ).")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     patience = 3 if ctx.quick else 10
     net = _net_part(ctx, patience)
     ls = _least_squares_part()
-    _curves_figure(ctx, net)
-    _equivalence_figure(ctx, ls)
-    summary = {"convention": CONVENTION, "net": net, "least_squares": ls}
-    return ExperimentResult(summary=summary, tables=_tables(net, ls), reading=_reading(net, ls),
-                            configs={"net": _net_config(0, ctx.quick, patience),
-                                     "least_squares": _ls_config() | {"lr": LR, "w0": "zeros"}})
+    ctx.configs.update({"net": _net_config(0, ctx.quick, patience),
+                        "least_squares": _ls_config() | {"lr": LR, "w0": "zeros"}})
+    return {"convention": CONVENTION, "net": net, "least_squares": ls}
+
+
+def figures(summary: dict) -> dict:
+    return {"validation_curves": _curves_figure(summary["net"]),
+            "gd_vs_l2": _equivalence_figure(summary["least_squares"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    return _tables(summary["net"], summary["least_squares"])
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["net"], summary["least_squares"])
 
 
 # ---------------------------------------------------------------- part 1: the net
@@ -96,16 +102,12 @@ def _net_part(ctx: ExperimentContext, patience: int) -> dict:
         seeds.append(_seed_record(seed, full, stops))
     first = seeds[0]
     out = {"patience": patience, "monitors": list(MONITORS), "epochs": len(first["curves"]["val_loss"]),
-           "seeds": seeds, "test_error_last_epoch": _ms([s["test_error_last_epoch"] for s in seeds])}
+           "seeds": seeds, "test_error_last_epoch": stat([s["test_error_last_epoch"] for s in seeds])}
     for m in MONITORS:
-        out[m] = {"best_epoch": _ms([s[m]["best_epoch"] for s in seeds]),
-                  "stopped_epoch": _ms([s[m]["stopped_epoch"] for s in seeds]),
-                  "test_error_early_stopped": _ms([s[m]["test_error"] for s in seeds])}
+        out[m] = {"best_epoch": stat([s[m]["best_epoch"] for s in seeds]),
+                  "stopped_epoch": stat([s[m]["stopped_epoch"] for s in seeds]),
+                  "test_error_early_stopped": stat([s[m]["test_error"] for s in seeds])}
     return out
-
-
-def _ms(values: list[float]) -> dict:
-    return dict(zip(("mean", "sd"), mean_sd(values)))
 
 
 def _seed_record(seed: int, full, stops: dict) -> dict:
@@ -125,7 +127,7 @@ def _seed_record(seed: int, full, stops: dict) -> dict:
     return record
 
 
-def _curves_figure(ctx: ExperimentContext, net: dict) -> None:
+def _curves_figure(net: dict):
     rec = net["seeds"][0]
     c = rec["curves"]
     epochs = np.arange(1, len(c["val_loss"]) + 1)
@@ -156,7 +158,7 @@ def _curves_figure(ctx: ExperimentContext, net: dict) -> None:
     ax2.legend(fontsize=7)
     fig.suptitle("Overfitting MLP on a small MNIST sample (seed 0) and reglab's early_stopping regularizer")
     fig.tight_layout()
-    ctx.save_figure(fig, "validation_curves")
+    return fig
 
 
 # ---------------------------------------------------------------- part 2: least squares
@@ -212,7 +214,7 @@ def _compare(tau: int, w_tau: np.ndarray, H, b, lam, Q, c_hat) -> dict:
             "max_abs_gd_vs_l2": float(np.max(np.abs(gd_formula - l2_formula)))}
 
 
-def _equivalence_figure(ctx: ExperimentContext, ls: dict) -> None:
+def _equivalence_figure(ls: dict):
     lam = np.asarray(ls["eigenvalues"])
     fine = np.logspace(np.log10(lam.min()) - 0.3, np.log10(lam.max()) + 0.1, 200)
     fig, axes = new_figure(2, 1, width=5.6, height=4.0)
@@ -250,7 +252,7 @@ def _equivalence_figure(ctx: ExperimentContext, ls: dict) -> None:
     fig.suptitle("Least squares (data 'linear', d = 20, n = 40): gradient descent stopped after τ steps "
                  "vs L2 at α = 1/(ητ)")
     fig.tight_layout()
-    ctx.save_figure(fig, "gd_vs_l2")
+    return fig
 
 
 # ---------------------------------------------------------------- tables and reading
@@ -304,4 +306,10 @@ def _reading(net: dict, ls: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["run"]
+register("early-stopping", "Early stopping: validation curves and the equivalence α ≈ 1/(ητ)",
+         "seed 003 (Goodfellow et al. §7.8)",
+         "An overfitting MLP on a small MNIST set with and without the early_stopping regularizer, and gradient "
+         "descent on least squares compared eigen-direction by eigen-direction with L2 at α = 1/(ητ).",
+         compute=compute, figures=figures, tables=tables, reading=reading)
+
+__all__ = ["compute", "figures", "tables", "reading"]

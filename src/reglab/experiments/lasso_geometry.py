@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import mean_sd
+from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
+from reglab.experiments._common import fmt_sci
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import soft_threshold
 
@@ -71,14 +71,9 @@ def _data_config(seed: int) -> dict:
 
 def _prox_config(seed: int, alpha: float, quick: bool) -> dict:
     lr = 2.0 / (max(SPECTRUM) + min(SPECTRUM))  # the fastest constant step for a diagonal quadratic
-    return {
-        "name": f"lasso-geometry l1_prox α={alpha:.4g} seed={seed}",
-        "data": _data_config(seed),
-        "model": {"kind": "linear", "bias": False},
-        "train": {"epochs": 100 if quick else 300, "seed": seed, "batch_size": 200, "lr": lr, "dtype": "float64",
-                  "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l1_prox", "alpha": alpha}],
-    }
+    return full_batch_linear_config(f"lasso-geometry l1_prox α={alpha:.4g} seed={seed}", _data_config(seed), n=200,
+                                    epochs=100 if quick else 300, seed=seed, lr=lr,
+                                    regularizer=[{"kind": "l1_prox", "alpha": alpha}])
 
 
 def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
@@ -147,19 +142,28 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     }
 
 
-@register("lasso-geometry", "Geometry of L1: soft thresholding and exact zeros",
-          "seeds 001, 002 (handwritten notes; Bischl; Goodfellow §7.1.2)",
-          "Diamonds of ‖w‖₁ over the ellipses of a diagonal quadratic, the soft-threshold path and which weight "
-          "hits zero first; the same on whitened least squares against FISTA, scikit-learn Lasso and l1_prox.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     two = _two_d()
-    _two_d_figure(ctx, two)
     cases = []
     for seed in range(ctx.seeds):
         ctx.log(f"whitened least squares, seed {seed}")
         cases.append(_whitened(ctx, seed, ctx.quick))
-    _path_figure(ctx, cases[0])
+    ctx.configs.update({"data": _data_config(0),
+                        "l1_prox run": _prox_config(0, cases[0]["prox_run"]["alpha"], ctx.quick)})
+    return {
+        "convention": "α multiplies ‖w‖₁ added to the MEAN training loss, C = C₀ + α‖w‖₁ (Nielsen's λ = α·n); "
+                      "H is the Hessian of the mean loss; sklearn Lasso's alpha is the same α for "
+                      "C₀ = (1/2n)‖y − Xw‖²",
+        "two_d": two, "whitened": cases, "spectrum": SPECTRUM,
+    }
 
+
+def figures(summary: dict) -> dict:
+    return {"lasso_quadratic": _two_d_figure(summary["two_d"]), "lasso_path": _path_figure(summary["whitened"][0])}
+
+
+def tables(summary: dict) -> list[Table]:
+    cases = summary["whitened"]
     c0 = cases[0]
     coord_rows = [[i + 1, f"{c0['h_diag'][i]:.3f}", f"{c0['w_star'][i]:+.3f}", f"{c0['zero_alpha'][i]:.4f}",
                    c0["zero_order"].index(i) + 1] for i in range(DIM)]
@@ -171,28 +175,19 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
                           " / ".join(f"{c['zero_pattern_match_fista']}/{len(c['alphas'])}" for c in cases)],
                          ["grid α with the predicted zero pattern (sklearn Lasso)",
                           " / ".join(f"{c['zero_pattern_match_sklearn']}/{len(c['alphas'])}" for c in cases)],
-                         ["max |w_FISTA − w_pred|", _sci([c["max_abs_fista_vs_predicted"] for c in cases])],
-                         ["max |w_sklearn − w_pred|", _sci([c["max_abs_sklearn_vs_predicted"] for c in cases])],
+                         ["max |w_FISTA − w_pred|", fmt_sci([c["max_abs_fista_vs_predicted"] for c in cases])],
+                         ["max |w_sklearn − w_pred|", fmt_sci([c["max_abs_sklearn_vs_predicted"] for c in cases])],
                          ["l1_prox (ctx.train) max |w − w_pred|",
-                          _sci([c["prox_run"]["max_abs_vs_predicted"] for c in cases])],
-                         ["‖offdiag H‖/‖diag H‖", _sci([c["hessian_offdiag_ratio"] for c in cases])]])
-    summary = {
-        "convention": "α multiplies ‖w‖₁ added to the MEAN training loss, C = C₀ + α‖w‖₁ (Nielsen's λ = α·n); "
-                      "H is the Hessian of the mean loss; sklearn Lasso's alpha is the same α for "
-                      "C₀ = (1/2n)‖y − Xw‖²",
-        "two_d": two, "whitened": cases, "spectrum": SPECTRUM,
-    }
-    return ExperimentResult(summary=summary, tables=[coord_table, check_table], reading=_reading(two, cases),
-                            configs={"data": _data_config(0), "l1_prox run": _prox_config(0, c0["prox_run"]["alpha"],
-                                                                                           ctx.quick)})
+                          fmt_sci([c["prox_run"]["max_abs_vs_predicted"] for c in cases])],
+                         ["‖offdiag H‖/‖diag H‖", fmt_sci([c["hessian_offdiag_ratio"] for c in cases])]])
+    return [coord_table, check_table]
 
 
-def _sci(values: list[float]) -> str:
-    mean, sd = mean_sd(values)
-    return f"{mean:.1e} ± {sd:.1e}"
+def reading(summary: dict) -> str:
+    return _reading(summary["two_d"], summary["whitened"])
 
 
-def _two_d_figure(ctx: ExperimentContext, two: dict) -> None:
+def _two_d_figure(two: dict):
     fig, axes = new_figure(2, 1, width=5.2, height=4.6)
     ax = axes[0, 0]
     h, w_star = np.array(two["h_diag"]), np.array(two["w_star"])
@@ -232,17 +227,17 @@ def _two_d_figure(ctx: ExperimentContext, two: dict) -> None:
     ax2.set(xlabel="α", ylabel="w̃ᵢ(α)", title="soft thresholding: w₁ reaches 0 first")
     ax2.legend(fontsize=7)
     fig.suptitle("(a) L1 on a diagonal quadratic: w̃ᵢ = sign(w*ᵢ)·max(|w*ᵢ| − α/Hᵢᵢ, 0)", y=1.02)
-    ctx.save_figure(fig, "lasso_quadratic")
+    return fig
 
 
-def _path_figure(ctx: ExperimentContext, case: dict) -> None:
-    import matplotlib.pyplot as plt
+def _path_figure(case: dict):
+    from matplotlib import colormaps
 
     fig, axes = new_figure(2, 1, width=5.6, height=4.4)
     ax = axes[0, 0]
     alphas = np.array(case["alphas"])
     pred, fista = np.array(case["predicted"]), np.array(case["fista"])
-    colors = plt.get_cmap("tab10")(np.arange(DIM))
+    colors = colormaps["tab10"](np.arange(DIM))
     for i in range(DIM):
         ax.plot(alphas, pred[:, i], color=colors[i], lw=1.4)
         ax.plot(alphas, fista[:, i], "o", color=colors[i], ms=3, mfc="none")
@@ -268,7 +263,7 @@ def _path_figure(ctx: ExperimentContext, case: dict) -> None:
     ax2.title.set_fontsize(9)
     ax2.legend(fontsize=7)
     fig.suptitle("(b) L1 coefficient path on whitened inputs: prediction vs trained", y=1.02)
-    ctx.save_figure(fig, "lasso_path")
+    return fig
 
 
 def _reading(two: dict, cases: list[dict]) -> str:
@@ -293,3 +288,10 @@ def _reading(two: dict, cases: list[dict]) -> str:
                  f"run gives {c['prox_run']['zeros']} exact zeros where {c['prox_run']['zeros_predicted']} are "
                  f"predicted.")
     return " ".join(parts)
+
+
+register("lasso-geometry", "Geometry of L1: soft thresholding and exact zeros",
+         "seeds 001, 002 (handwritten notes; Bischl; Goodfellow §7.1.2)",
+         "Diamonds of ‖w‖₁ over the ellipses of a diagonal quadratic, the soft-threshold path and which weight "
+         "hits zero first; the same on whitened least squares against FISTA, scikit-learn Lasso and l1_prox.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

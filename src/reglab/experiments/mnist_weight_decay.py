@@ -9,9 +9,9 @@ second-strongest value gives the best test error.
 
 from __future__ import annotations
 
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, summarize_histories
-from reglab.experiments._plot import PALETTE, new_figure
+from reglab.experiments._base import ExperimentContext, Table, register
+from reglab.experiments._common import final_error_rows, summarize_histories
+from reglab.experiments._plot import PALETTE, new_figure, seeds_label
 
 LAMBDAS = [1e-2, 1e-3, 1e-4, 1e-5, 0.0]
 
@@ -26,17 +26,21 @@ def _config(lam: float, seed: int, quick: bool) -> dict:
     }
 
 
-@register("mnist-weight-decay", "Weight decay on MNIST: train and test error vs λ", "seed 002 (Bischl)",
-          "An MLP on 5,000 MNIST images with λ ∈ {1e-2, 1e-3, 1e-4, 1e-5, 0}.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     histories: dict[float, list[list[dict]]] = {lam: [] for lam in LAMBDAS}
     for seed in range(ctx.seeds):
         for lam in LAMBDAS:
             ctx.log(f"λ = {lam:g}, seed {seed}")
             histories[lam].append(ctx.train(_config(lam, seed, ctx.quick)).history)
-    per_lambda = {f"{lam:g}": {"lambda": lam, **summarize_histories(runs)} for lam, runs in histories.items()}
+    ctx.configs["example"] = _config(1e-3, 0, ctx.quick)
+    return {"lambda_convention": "alpha on the mean loss (= torch weight_decay); Nielsen's λ = 5,000·α",
+            "per_lambda": {f"{lam:g}": {"lambda": lam, **summarize_histories(runs)} for lam, runs in histories.items()},
+            "quick": ctx.quick, "seeds": ctx.seeds}
+
+
+def figures(summary: dict) -> dict:
     fig, axes = new_figure(2, 1, width=5.2)
-    for color, (key, row) in zip(PALETTE, per_lambda.items()):
+    for color, (key, row) in zip(PALETTE, summary["per_lambda"].items()):
         xs = range(1, len(row["curve_train_error"]) + 1)
         label = f"λ = {key}"
         axes[0, 0].plot(xs, row["curve_train_error"], color=color, label=label)
@@ -44,19 +48,17 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
     axes[0, 0].set(title="training error", xlabel="epoch", ylabel="error rate")
     axes[0, 1].set(title="test error", xlabel="epoch", ylabel="error rate")
     axes[0, 1].legend(fontsize=8)
-    fig.suptitle(f"MNIST sample, MLP, L2 on the mean loss ({ctx.seeds} seed{'s' * (ctx.seeds > 1)})", y=1.03)
-    ctx.save_figure(fig, "error_curves")
+    fig.suptitle(f"MNIST sample, MLP, L2 on the mean loss ({seeds_label(summary['seeds'])})", y=1.03)
+    return {"error_curves": fig}
 
-    rows = [[key, fmt_pm([h[-1]["train_error"] for h in histories[row["lambda"]]]),
-             fmt_pm([h[-1]["test_error"] for h in histories[row["lambda"]]]),
-             fmt_pm([min(e["test_error"] for e in h) for h in histories[row["lambda"]]])]
-            for key, row in per_lambda.items()]
-    table = Table("final errors (mean ± sd over seeds)", ["λ (α on mean loss)", "train error", "test error",
-                                                          "best test error"], rows)
-    return ExperimentResult(summary={"lambda_convention": "alpha on the mean loss (= torch weight_decay); "
-                                     "Nielsen's λ = 5,000·α", "per_lambda": per_lambda},
-                            tables=[table], reading=_reading(per_lambda, ctx.quick),
-                            configs={"example": _config(1e-3, 0, ctx.quick)})
+
+def tables(summary: dict) -> list[Table]:
+    return [Table("final errors (mean ± sd over seeds)", ["λ (α on mean loss)", "train error", "test error",
+                                                          "best test error"], final_error_rows(summary["per_lambda"]))]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["per_lambda"], summary["quick"])
 
 
 def _reading(per_lambda: dict, quick: bool) -> str:
@@ -76,3 +78,8 @@ def _reading(per_lambda: dict, quick: bool) -> str:
         parts.append("This is the quick version (8 epochs, 2,000 images); run it without --quick for the notes' "
                      "setting.")
     return " ".join(parts)
+
+
+register("mnist-weight-decay", "Weight decay on MNIST: train and test error vs λ", "seed 002 (Bischl)",
+         "An MLP on 5,000 MNIST images with λ ∈ {1e-2, 1e-3, 1e-4, 1e-5, 0}.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._common import fmt_pm, mean_sd_lists
 from reglab.experiments._plot import PALETTE, new_figure
 
 SIZES = [100, 250, 500, 1000, 2500, 5000]
@@ -75,9 +75,7 @@ def svm_accuracy(n: int) -> tuple[float, float, int]:
     return float(svc.score(x, y)), float(svc.score(x_test, y_test)), int(svc.n_support_.sum())
 
 
-@register("nn-vs-svm", "A neural net vs an SVM as the training set grows", "seed 003 (Nielsen ch. 3)",
-          "Test accuracy vs training-set size on the MNIST sample for an MLP (reglab) and an RBF SVM (scikit-learn).")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     sizes = QUICK_SIZES if ctx.quick else SIZES
     mlp_test: dict[int, list[float]] = {n: [] for n in sizes}
     mlp_train: dict[int, list[float]] = {n: [] for n in sizes}
@@ -92,8 +90,7 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         ctx.log(f"SVM n = {n}")
         svm[n] = svm_accuracy(n)
 
-    mlp_mean = [mean_sd(mlp_test[n])[0] for n in sizes]
-    mlp_sd = [mean_sd(mlp_test[n])[1] for n in sizes]
+    mlp_mean, mlp_sd = mean_sd_lists([mlp_test[n] for n in sizes])
     svm_test = [svm[n][1] for n in sizes]
     summary = {
         "convention": CONVENTION,
@@ -104,24 +101,39 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
                 "epochs": {str(n): _epochs(n, ctx.quick) for n in sizes},
                 "test_accuracy_mean": mlp_mean, "test_accuracy_sd": mlp_sd,
                 "test_accuracy_per_seed": [mlp_test[n] for n in sizes],
-                "train_accuracy_mean": [mean_sd(mlp_train[n])[0] for n in sizes]},
+                "train_accuracy_mean": mean_sd_lists([mlp_train[n] for n in sizes])[0]},
         "svm": {"params": SVM_PARAMS, "test_accuracy": svm_test, "train_accuracy": [svm[n][0] for n in sizes],
                 "support_vectors": [svm[n][2] for n in sizes]},
     }
-    _figure(ctx, sizes, mlp_mean, mlp_sd, svm_test)
-    rows = [[n, fmt_pm(mlp_test[n], 3), f"{svm[n][1]:.3f}", f"{mean_sd(mlp_train[n])[0]:.3f}", f"{svm[n][0]:.3f}",
-             svm[n][2]] for n in sizes]
-    table = Table(f"accuracy vs training-set size (MLP mean ± sd over {ctx.seeds} seed(s); SVM deterministic)",
-                  ["n", "MLP test", "SVM test", "MLP train", "SVM train", "support vectors"], rows)
-    return ExperimentResult(summary=summary, tables=[table], reading=_reading(sizes, mlp_mean, svm_test),
-                            configs={"example": _config(sizes[-1], 0, ctx.quick)})
+    ctx.configs["example"] = _config(sizes[-1], 0, ctx.quick)
+    return summary
 
 
-def _figure(ctx: ExperimentContext, sizes: list[int], mlp_mean: list[float], mlp_sd: list[float],
-            svm_test: list[float]) -> None:
+def figures(summary: dict) -> dict:
+    mlp = summary["mlp"]
+    seeds = len(mlp["test_accuracy_per_seed"][0])
+    return {"accuracy_vs_n": _figure(summary["sizes"], mlp["test_accuracy_mean"],
+                                     mlp["test_accuracy_sd"] if seeds > 1 else None, summary["svm"]["test_accuracy"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    mlp, svm = summary["mlp"], summary["svm"]
+    seeds = len(mlp["test_accuracy_per_seed"][0])
+    rows = [[n, fmt_pm(mlp["test_accuracy_per_seed"][i], 3), f"{svm['test_accuracy'][i]:.3f}",
+             f"{mlp['train_accuracy_mean'][i]:.3f}", f"{svm['train_accuracy'][i]:.3f}", svm["support_vectors"][i]]
+            for i, n in enumerate(summary["sizes"])]
+    return [Table(f"accuracy vs training-set size (MLP mean ± sd over {seeds} seed(s); SVM deterministic)",
+                  ["n", "MLP test", "SVM test", "MLP train", "SVM train", "support vectors"], rows)]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["sizes"], summary["mlp"]["test_accuracy_mean"], summary["svm"]["test_accuracy"])
+
+
+def _figure(sizes: list[int], mlp_mean: list[float], mlp_sd: list[float] | None, svm_test: list[float]):
     fig, axes = new_figure(1, 1, width=6.0, height=4.2)
     ax = axes[0, 0]
-    ax.errorbar(sizes, mlp_mean, yerr=mlp_sd if ctx.seeds > 1 else None, color=PALETTE[0], marker="o",
+    ax.errorbar(sizes, mlp_mean, yerr=mlp_sd, color=PALETTE[0], marker="o",
                 capsize=3, label="neural net (MLP, reglab)")
     ax.plot(sizes, svm_test, color=PALETTE[1], marker="s", label="SVM (RBF, scikit-learn)")
     ax.set_xscale("log")
@@ -130,7 +142,7 @@ def _figure(ctx: ExperimentContext, sizes: list[int], mlp_mean: list[float], mlp
     ax.set(xlabel="training-set size n (log scale)", ylabel="test accuracy",
            title="NN versus SVM on the same training data (MNIST sample)")
     ax.legend(loc="lower right")
-    ctx.save_figure(fig, "accuracy_vs_n")
+    return fig
 
 
 def _reading(sizes: list[int], mlp: list[float], svm: list[float]) -> str:
@@ -155,3 +167,8 @@ def _reading(sizes: list[int], mlp: list[float], svm: list[float]) -> str:
     parts.append(f"The weaker method at n = {n_max} ({worse_big:.3f}) {verdict} the stronger one at n = {sizes[-2]} "
                  f"({better_small:.3f}), while the method gap at a fixed size is at most {max(gaps):.3f}: {moral}.")
     return " ".join(parts)
+
+
+register("nn-vs-svm", "A neural net vs an SVM as the training set grows", "seed 003 (Nielsen ch. 3)",
+         "Test accuracy vs training-set size on the MNIST sample for an MLP (reglab) and an RBF SVM (scikit-learn).",
+         compute=compute, figures=figures, tables=tables, reading=reading)

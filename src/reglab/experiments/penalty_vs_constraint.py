@@ -33,9 +33,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import mean_sd
+from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
+from reglab.experiments._common import stat
 from reglab.experiments._plot import PALETTE, new_figure
+from reglab.regularize.ops import project_l2_ball
 from reglab.theory import alpha_for_radius, constraint_radius
 
 DIM = 8
@@ -48,22 +49,16 @@ def _data_config(seed: int) -> dict:
 
 
 def _ball_config(seed: int, radius: float, lam: float, quick: bool) -> dict:
-    return {
-        "name": f"penalty-vs-constraint ball k={radius:.4g} (λ={lam:.3g}) seed={seed}",
-        "data": _data_config(seed),
-        "model": {"kind": "linear", "bias": False},
-        "train": {"epochs": 70 if quick else 120, "seed": seed, "batch_size": 200, "lr": LR, "dtype": "float64",
-                  "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l2_ball", "radius": radius}],
-    }
+    return full_batch_linear_config(f"penalty-vs-constraint ball k={radius:.4g} (λ={lam:.3g}) seed={seed}",
+                                    _data_config(seed), n=200, epochs=70 if quick else 120, seed=seed, lr=LR,
+                                    regularizer=[{"kind": "l2_ball", "radius": radius}])
 
 
 def _projected_gradient(obj, radius: float, steps: int = 20_000, tol: float = 1e-14) -> tuple[torch.Tensor, int]:
     """w ← Π(w − η∇C₀(w)) with Π the projection onto ‖w‖₂ ≤ radius, from w = 0."""
     w = torch.zeros(obj.mask.numel(), dtype=torch.float64)
     for step in range(1, steps + 1):
-        u = w - LR * obj.grad(w)
-        new = u * min(1.0, radius / float(u.norm()))
+        new = project_l2_ball([w - LR * obj.grad(w)], radius)[0]
         if float((new - w).norm()) <= tol * max(float(new.norm()), 1.0):
             return new, step
         w = new
@@ -124,21 +119,27 @@ def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: lis
     }
 
 
-@register("penalty-vs-constraint", "Norm penalties are norm constraints: ‖w̃(λ)‖ = k and the same solution",
-          "seed 002 (Bischl; Goodfellow §7.2)",
-          "For a grid of λ on least squares: k(λ) = ‖w̃(λ)‖, the projected solution on the L2 ball of radius k "
-          "(projected gradient and reglab's l2_ball through ctx.train) coincides with w̃(λ); λ(k) and the KKT "
-          "multiplier recover λ.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     lambdas = np.logspace(-2, 1.5, 8 if ctx.quick else 15)
     train_idx = [2, 5] if ctx.quick else list(range(0, len(lambdas), 2))
     cases = []
     for seed in range(ctx.seeds):
         ctx.log(f"seed {seed}")
         cases.append(_case(ctx, seed, lambdas, train_idx))
-    _figure(ctx, cases[0])
-
     c0 = cases[0]
+    ctx.configs["ball run"] = _ball_config(0, c0["radius"][train_idx[0]], c0["lambdas"][train_idx[0]], ctx.quick)
+    return {
+        "convention": "λ (the notes' symbol) is reglab's α: (λ/2)‖w‖² added to the MEAN loss (torch weight_decay); "
+                      "Nielsen's λ = α·n; C₀ = (1/2n)‖Xw − y‖², H = XᵀX/n",
+        "spectrum": SPECTRUM, "lr": LR, "cases": cases,
+        "max_distance_projected": max(max(c["distance_projected"]) for c in cases),
+        "max_distance_trained": max(t["distance"] for c in cases for t in c["trained"]),
+        "stats": _stats(cases),
+    }
+
+
+def tables(summary: dict) -> list[Table]:
+    c0 = summary["cases"][0]
     trained = {t["index"]: t for t in c0["trained"]}
     rows = [[f"{lam:.3g}", f"{k:.4f}", f"{d:.1e}", f"{trained[i]['distance']:.1e}" if i in trained else "—",
              f"{mu:.4g}", f"{lk:.4g}"]
@@ -147,37 +148,34 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
     table = Table("seed 0: penalty λ vs the ball of radius k(λ) = ‖w̃(λ)‖",
                   ["λ (α on mean loss)", "k(λ)", "‖w_PGD − w̃‖", "‖w_l2_ball − w̃‖ (ctx.train)", "KKT μ̂", "λ(k)"],
                   rows)
-    stats = _stats(cases)
     seeds_table = Table("over seeds (mean ± sd)", ["quantity", "value"],
-                        [[name, f"{m:.1e} ± {s:.1e}"] for name, (m, s) in stats.items()])
-    summary = {
-        "convention": "λ (the notes' symbol) is reglab's α: (λ/2)‖w‖² added to the MEAN loss (torch weight_decay); "
-                      "Nielsen's λ = α·n; C₀ = (1/2n)‖Xw − y‖², H = XᵀX/n",
-        "spectrum": SPECTRUM, "lr": LR, "cases": cases,
-        "max_distance_projected": max(max(c["distance_projected"]) for c in cases),
-        "max_distance_trained": max(t["distance"] for c in cases for t in c["trained"]),
-        "stats": {k: {"mean": m, "sd": s} for k, (m, s) in stats.items()},
-    }
-    return ExperimentResult(summary=summary, tables=[table, seeds_table], reading=_reading(cases),
-                            configs={"ball run": _ball_config(0, c0["radius"][train_idx[0]],
-                                                              c0["lambdas"][train_idx[0]], ctx.quick)})
+                        [[name, f"{v['mean']:.1e} ± {v['sd']:.1e}"] for name, v in summary["stats"].items()])
+    return [table, seeds_table]
 
 
-def _stats(cases: list[dict]) -> dict[str, tuple[float, float]]:
+def figures(summary: dict) -> dict:
+    return {"penalty_vs_constraint": _figure(summary["cases"][0])}
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["cases"], summary["stats"])
+
+
+def _stats(cases: list[dict]) -> dict[str, dict]:
     def rel(a: list[float], b: list[float]) -> float:
         return max(abs(x - y) / y for x, y in zip(a, b))
 
     return {
-        "max ‖w_PGD − w̃‖": mean_sd([max(c["distance_projected"]) for c in cases]),
-        "max ‖w_l2_ball − w̃‖ (ctx.train)": mean_sd([max(t["distance"] for t in c["trained"]) for c in cases]),
-        "max |μ̂ − λ|/λ (PGD)": mean_sd([rel(c["multiplier_projected"], c["lambdas"]) for c in cases]),
-        "max |λ(k(λ)) − λ|/λ": mean_sd([rel(c["lambda_for_radius"], c["lambdas"]) for c in cases]),
-        "max |k_theory − ‖w̃‖|": mean_sd([max(abs(a - b) for a, b in zip(c["radius_theory"], c["radius"]))
+        "max ‖w_PGD − w̃‖": stat([max(c["distance_projected"]) for c in cases]),
+        "max ‖w_l2_ball − w̃‖ (ctx.train)": stat([max(t["distance"] for t in c["trained"]) for c in cases]),
+        "max |μ̂ − λ|/λ (PGD)": stat([rel(c["multiplier_projected"], c["lambdas"]) for c in cases]),
+        "max |λ(k(λ)) − λ|/λ": stat([rel(c["lambda_for_radius"], c["lambdas"]) for c in cases]),
+        "max |k_theory − ‖w̃‖|": stat([max(abs(a - b) for a, b in zip(c["radius_theory"], c["radius"]))
                                           for c in cases]),
     }
 
 
-def _figure(ctx: ExperimentContext, case: dict) -> None:
+def _figure(case: dict):
     fig, axes = new_figure(3, 1, width=4.7, height=4.0)
     lam = np.array(case["lambdas"])
     trained = case["trained"]
@@ -213,12 +211,11 @@ def _figure(ctx: ExperimentContext, case: dict) -> None:
     fig.subplots_adjust(wspace=0.32)
     fig.suptitle(f"Penalty (λ/2)‖w‖² = constraint ‖w‖₂ ≤ k(λ): least squares, {DIM} coordinates, seed {case['seed']}",
                  y=1.02)
-    ctx.save_figure(fig, "penalty_vs_constraint")
+    return fig
 
 
-def _reading(cases: list[dict]) -> str:
+def _reading(cases: list[dict], stats: dict) -> str:
     c = cases[0]
-    stats = _stats(cases)
     d_pgd = max(max(k["distance_projected"]) for k in cases)
     d_train = max(t["distance"] for k in cases for t in k["trained"])
     moved = min(min(k["distance_w_star_to_penalized"]) for k in cases)
@@ -231,6 +228,13 @@ def _reading(cases: list[dict]) -> str:
                     "which is not negligible, unlike what the notes say;")
                  + f" reglab's l2_ball trained through ctx.train comes within {d_train:.1e}.")
     parts.append(f"The KKT multiplier read off the ball solution recovers λ to a relative "
-                 f"{stats['max |μ̂ − λ|/λ (PGD)'][0]:.1e}, and alpha_for_radius inverts k(λ) to "
-                 f"{stats['max |λ(k(λ)) − λ|/λ'][0]:.1e}.")
+                 f"{stats['max |μ̂ − λ|/λ (PGD)']['mean']:.1e}, and alpha_for_radius inverts k(λ) to "
+                 f"{stats['max |λ(k(λ)) − λ|/λ']['mean']:.1e}.")
     return " ".join(parts)
+
+
+register("penalty-vs-constraint", "Norm penalties are norm constraints: ‖w̃(λ)‖ = k and the same solution",
+         "seed 002 (Bischl; Goodfellow §7.2)",
+         "For a grid of λ on least squares: k(λ) = ‖w̃(λ)‖, the projected solution on the L2 ball of radius k "
+         "(projected gradient and reglab's l2_ball through ctx.train) coincides with w̃(λ); λ(k) and the KKT "
+         "multiplier recover λ.", compute=compute, figures=figures, tables=tables, reading=reading)

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._common import fmt_pm, stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.models import PLAYGROUND_FEATURE_NAMES
 from reglab.regularize.conventions import convert
@@ -90,42 +90,24 @@ def _one_run(ctx: ExperimentContext, rate: float, seed: int) -> dict:
         "feature_weights": (W[1] - W[0]).tolist(), "feature_bias": float(b[1] - b[0]),
         "curve_train_loss": [h["train_loss"] for h in result.history],
         "curve_test_loss": [h["test_loss"] for h in result.history],
-        "model": result.model,
+        "model": result.model, "splits": result.splits,
     }
 
 
-@register("playground-l2", "Playground L2 exercise: rate 0 vs 0.3 on feature crosses", "seed 002 (Bischl)",
-          "Logistic regression on the Playground features and crosses of a small noisy xor set, "
-          "L2 rate 0 vs 0.3, 500 epochs: test loss, train–test gap, learned weights, decision boundaries.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     runs: dict[float, list[dict]] = {rate: [] for rate in RATES}
     for seed in range(ctx.seeds):
         for rate in RATES:
             ctx.log(f"rate = {rate:g}, seed {seed}")
             runs[rate].append(_one_run(ctx, rate, seed))
 
-    from reglab.data import load_dataset
-
-    splits = load_dataset(ctx.config(_config(0.0, 0, ctx.quick)).data)
+    splits = runs[RATES[0]][0]["splits"]  # seed 0's data, as the trainer loaded it
     everything = torch.cat([splits.train.x, splits.test.x])
     lim = float(math.ceil(float(everything.abs().max()) + 0.5))
     per_rate = {f"{rate:g}": _aggregate(rate, rows, lim) for rate, rows in runs.items()}
     points = {name: {"x": getattr(splits, name).x.tolist(), "y": getattr(splits, name).y.tolist()}
               for name in ("train", "test")}
 
-    _weights_figure(ctx, per_rate)
-    _boundary_figure(ctx, per_rate, points, lim)
-    _loss_figure(ctx, per_rate)
-
-    table = Table("Task 1 (rate 0) vs Task 2 (rate 0.3), mean ± sd over seeds",
-                  ["rate = α", "train loss", "test loss", "gap (test − train)", "test error", "‖v‖₂"],
-                  [[key, fmt_pm(row["train_loss"]["values"]), fmt_pm(row["test_loss"]["values"]),
-                    fmt_pm(row["gap"]["values"]), fmt_pm(row["test_error"]["values"], 3),
-                    fmt_pm(row["weight_norm"]["values"], 3)] for key, row in per_rate.items()])
-    weights_table = Table("learned weight vⱼ = W[1,j] − W[0,j] of each feature and cross (mean over seeds)",
-                          ["feature", *[f"rate {k}" for k in per_rate]],
-                          [[name, *[f"{per_rate[k]['feature_weights']['mean'][j]:+.3f}" for k in per_rate]]
-                           for j, name in enumerate(PLAYGROUND_FEATURE_NAMES)])
     summary = {
         "convention": "Playground's regularization rate = reglab α (conventions.convert(rate, 'playground', "
                       "'reglab')); α multiplies (α/2)‖W‖² added to the MEAN cross-entropy (torch weight_decay); "
@@ -141,26 +123,50 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         "boundary_grid": GRID,
         "points_seed0": points,
     }
-    return ExperimentResult(summary=summary, tables=[table, weights_table], reading=_reading(per_rate),
-                            configs={f"rate {r:g}": _config(r, 0, ctx.quick) for r in RATES})
+    ctx.configs.update({f"rate {r:g}": _config(r, 0, ctx.quick) for r in RATES})
+    return summary
+
+
+def figures(summary: dict) -> dict:
+    per_rate, lim = summary["per_rate"], summary["boundary_extent"][1]
+    return {"feature_weights": _weights_figure(per_rate),
+            "decision_boundaries": _boundary_figure(per_rate, summary["points_seed0"], lim),
+            "losses": _loss_figure(per_rate)}
+
+
+def tables(summary: dict) -> list[Table]:
+    per_rate = summary["per_rate"]
+    table = Table("Task 1 (rate 0) vs Task 2 (rate 0.3), mean ± sd over seeds",
+                  ["rate = α", "train loss", "test loss", "gap (test − train)", "test error", "‖v‖₂"],
+                  [[key, fmt_pm(row["train_loss"]["values"]), fmt_pm(row["test_loss"]["values"]),
+                    fmt_pm(row["gap"]["values"]), fmt_pm(row["test_error"]["values"], 3),
+                    fmt_pm(row["weight_norm"]["values"], 3)] for key, row in per_rate.items()])
+    weights_table = Table("learned weight vⱼ = W[1,j] − W[0,j] of each feature and cross (mean over seeds)",
+                          ["feature", *[f"rate {k}" for k in per_rate]],
+                          [[name, *[f"{per_rate[k]['feature_weights']['mean'][j]:+.3f}" for k in per_rate]]
+                           for j, name in enumerate(PLAYGROUND_FEATURE_NAMES)])
+    return [table, weights_table]
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["per_rate"])
 
 
 def _aggregate(rate: float, rows: list[dict], lim: float) -> dict:
-    def stat(key: str) -> dict:
-        values = [r[key] for r in rows]
-        return {"mean": mean_sd(values)[0], "sd": mean_sd(values)[1], "values": values}
+    def over_seeds(key: str) -> dict:
+        return stat([r[key] for r in rows], keep=True)
 
     weights = np.array([r["feature_weights"] for r in rows])
     norms = [float(np.linalg.norm(w)) for w in weights]
     epochs = len(rows[0]["curve_train_loss"])
     return {
         "rate": rate, "alpha": convert(rate, "playground", "reglab"),
-        "train_loss": stat("train_loss"), "test_loss": stat("test_loss"), "gap": stat("gap"),
-        "train_error": stat("train_error"), "test_error": stat("test_error"),
-        "weight_norm": {"mean": mean_sd(norms)[0], "sd": mean_sd(norms)[1], "values": norms},
+        "train_loss": over_seeds("train_loss"), "test_loss": over_seeds("test_loss"), "gap": over_seeds("gap"),
+        "train_error": over_seeds("train_error"), "test_error": over_seeds("test_error"),
+        "weight_norm": stat(norms, keep=True),
         "feature_weights": {"mean": weights.mean(0).tolist(),
                             "sd": (weights.std(0, ddof=1) if len(rows) > 1 else 0 * weights[0]).tolist()},
-        "per_seed": [{k: v for k, v in r.items() if k not in ("model", "curve_train_loss", "curve_test_loss")}
+        "per_seed": [{k: v for k, v in r.items() if k not in ("model", "splits", "curve_train_loss", "curve_test_loss")}
                      for r in rows],
         "curve_train_loss": [float(np.mean([r["curve_train_loss"][e] for r in rows])) for e in range(epochs)],
         "curve_test_loss": [float(np.mean([r["curve_test_loss"][e] for r in rows])) for e in range(epochs)],
@@ -168,7 +174,7 @@ def _aggregate(rate: float, rows: list[dict], lim: float) -> dict:
     }
 
 
-def _weights_figure(ctx: ExperimentContext, per_rate: dict) -> None:
+def _weights_figure(per_rate: dict):
     fig, axes = new_figure(1, 1, width=7.5, height=3.8)
     ax = axes[0, 0]
     names = list(PLAYGROUND_FEATURE_NAMES)
@@ -183,10 +189,10 @@ def _weights_figure(ctx: ExperimentContext, per_rate: dict) -> None:
     ax.set(xlabel="feature / feature cross", ylabel="learned weight vⱼ (log-odds of class 1)",
            title="Learned weight of each feature and cross: L2 rate 0 vs 0.3")
     ax.legend(fontsize=8)
-    ctx.save_figure(fig, "feature_weights")
+    return fig
 
 
-def _boundary_figure(ctx: ExperimentContext, per_rate: dict, points: dict, lim: float) -> None:
+def _boundary_figure(per_rate: dict, points: dict, lim: float):
     from matplotlib.colors import LinearSegmentedColormap
 
     cmap = LinearSegmentedColormap.from_list("playground", [CLASS_COLORS[0], "#ffffff", CLASS_COLORS[1]])
@@ -209,10 +215,10 @@ def _boundary_figure(ctx: ExperimentContext, per_rate: dict, points: dict, lim: 
         ax.grid(False)
     axes[0, -1].legend(fontsize=7, loc="lower right", framealpha=0.8)
     fig.suptitle("Decision boundary P(class 1) = ½ (black), seed 0: circles train, squares test", y=1.0)
-    ctx.save_figure(fig, "decision_boundaries")
+    return fig
 
 
-def _loss_figure(ctx: ExperimentContext, per_rate: dict) -> None:
+def _loss_figure(per_rate: dict):
     fig, axes = new_figure(2, 1, width=5.0)
     for i, (key, row) in enumerate(per_rate.items()):
         epochs = np.arange(1, len(row["curve_train_loss"]) + 1)
@@ -233,7 +239,7 @@ def _loss_figure(ctx: ExperimentContext, per_rate: dict) -> None:
     axes[0, 1].set(ylabel="cross-entropy", title="after the last epoch")
     axes[0, 1].legend(fontsize=8)
     fig.suptitle("Playground L2 exercise: noisy xor, features + crosses, rate 0 vs 0.3", y=1.02)
-    ctx.save_figure(fig, "losses")
+    return fig
 
 
 def _reading(per_rate: dict) -> str:
@@ -255,3 +261,9 @@ def _reading(per_rate: dict) -> str:
         every = "every input" if shrunk == len(w0) else f"{shrunk} of {len(w0)} inputs"
         parts.append(f"In the exercise's words the L2 model is the simpler one: smaller weights on {every}.")
     return " ".join(parts)
+
+
+register("playground-l2", "Playground L2 exercise: rate 0 vs 0.3 on feature crosses", "seed 002 (Bischl)",
+         "Logistic regression on the Playground features and crosses of a small noisy xor set, "
+         "L2 rate 0 vs 0.3, 500 epochs: test loss, train–test gap, learned weights, decision boundaries.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

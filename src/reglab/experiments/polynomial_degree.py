@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentResult, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._common import fmt_pm, mean_sd_lists
 from reglab.experiments._plot import PALETTE, new_figure
 
 N_POINTS = 10
@@ -105,7 +105,12 @@ def _run_config(degree: int, quick: bool) -> dict:
 
 
 def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    return 0.5 * _mse(theta, x, y) + 0.5 * ALPHA * float(np.sum(theta[1:] ** 2))
+    """C₀ + (α/2)Σ_{k≥1}θₖ² (the constant term θ₀ unpenalized)."""
+    import torch
+
+    from reglab.regularize.ops import l2_penalty
+
+    return 0.5 * _mse(theta, x, y) + float(l2_penalty([torch.from_numpy(theta[1:])], ALPHA))
 
 
 def _model_theta(model) -> np.ndarray:
@@ -147,10 +152,7 @@ def _stored_runs(ctx: ExperimentContext, sweep0: dict) -> list[dict]:
     return rows
 
 
-@register("polynomial-degree", "Polynomial degree vs n noisy points, with and without L2", "seed 001",
-          "Least-squares polynomials of degree 0…n−1 through n = 10 noisy points of a cubic: train and test error "
-          "vs degree, unpenalized and with an L2 penalty; degree n−1 interpolates.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     sweeps = [_sweep(seed) for seed in range(ctx.seeds)]
     degrees = list(range(N_POINTS))
     per_alpha = {}
@@ -158,8 +160,7 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         stats = {}
         for part in ("train", "test"):
             per_degree = [[s["fits"][alpha][part][d] for s in sweeps] for d in degrees]
-            stats[f"{part}_mse_mean"] = [mean_sd(v)[0] for v in per_degree]
-            stats[f"{part}_mse_sd"] = [mean_sd(v)[1] for v in per_degree]
+            stats[f"{part}_mse_mean"], stats[f"{part}_mse_sd"] = mean_sd_lists(per_degree)
             stats[f"{part}_mse_per_seed"] = per_degree
         per_alpha[f"{alpha:g}"] = {"alpha": alpha, **stats}
     stored = _stored_runs(ctx, sweeps[0])
@@ -177,12 +178,22 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
         "theta_seed0": {f"{a:g}": [t.tolist() for t in sweeps[0]["fits"][a]["theta"]] for a in (0.0, ALPHA)},
         "stored_runs": stored,
     }
-    _error_figure(ctx, degrees, per_alpha)
-    _curve_figure(ctx, summary["curves"])
+    ctx.configs["stored_degree_3"] = _run_config(TRUE_DEGREE, ctx.quick)
+    return summary
+
+
+def figures(summary: dict) -> dict:
+    return {"error_vs_degree": _error_figure(summary["degrees"], summary["per_alpha"]),
+            "fitted_curves": _curve_figure(summary["curves"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    degrees, per_alpha, stored = summary["degrees"], summary["per_alpha"], summary["stored_runs"]
     plain, ridge = per_alpha["0"], per_alpha[f"{ALPHA:g}"]
+    seeds = len(plain["train_mse_per_seed"][0])
     rows = [[d, fmt_pm(plain["train_mse_per_seed"][d], 4), fmt_pm(plain["test_mse_per_seed"][d], 3),
              fmt_pm(ridge["train_mse_per_seed"][d], 4), fmt_pm(ridge["test_mse_per_seed"][d], 3)] for d in degrees]
-    table = Table(f"MSE vs degree, n = {N_POINTS} points (mean ± sd over {ctx.seeds} data seed(s))",
+    table = Table(f"MSE vs degree, n = {N_POINTS} points (mean ± sd over {seeds} data seed(s))",
                   ["degree", "train (α=0)", "test (α=0)", f"train (α={ALPHA:g})", f"test (α={ALPHA:g})"], rows)
     runs = Table("stored gradient-descent runs (data seed 0) vs the exact minimizer",
                  ["degree", "epochs", "cond(ΦᵀΦ/n)", "cond(ΦᵀΦ/n + αD)", "objective GD", "objective min",
@@ -191,11 +202,14 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
                    f"{r['penalized_condition_number']:.1e}", f"{r['gd_objective']:.6f}",
                    f"{r['min_objective']:.6f}", f"{r['gd_max_coef_error']:.2e}", f"{r['lbfgs_max_coef_error']:.1e}"]
                   for r in stored])
-    return ExperimentResult(summary=summary, tables=[table, runs], reading=_reading(degrees, per_alpha, stored),
-                            configs={"stored_degree_3": _run_config(TRUE_DEGREE, ctx.quick)})
+    return [table, runs]
 
 
-def _error_figure(ctx: ExperimentContext, degrees: list[int], per_alpha: dict) -> None:
+def reading(summary: dict) -> str:
+    return _reading(summary["degrees"], summary["per_alpha"], summary["stored_runs"])
+
+
+def _error_figure(degrees: list[int], per_alpha: dict):
     fig, axes = new_figure(1, 1, width=6.4, height=4.4)
     ax = axes[0, 0]
     floor = 1e-4
@@ -215,10 +229,10 @@ def _error_figure(ctx: ExperimentContext, degrees: list[int], per_alpha: dict) -
     ax.set(xlabel="polynomial degree d", ylabel="mean squared error (log scale)",
            title=f"Fitting n = {N_POINTS} noisy points of a cubic: error vs degree")
     ax.legend(fontsize=7.5, loc="upper left")
-    ctx.save_figure(fig, "error_vs_degree")
+    return fig
 
 
-def _curve_figure(ctx: ExperimentContext, curves: dict) -> None:
+def _curve_figure(curves: dict):
     fig, axes = new_figure(2, 1, width=4.8, height=3.8)
     x, y = np.asarray(curves["train_x"]), np.asarray(curves["train_y"])
     margin = 0.6 * (y.max() - y.min())
@@ -237,7 +251,7 @@ def _curve_figure(ctx: ExperimentContext, curves: dict) -> None:
     axes[0, 1].legend(fontsize=7.5, loc="best")
     fig.suptitle(f"Polynomials of degree 1, {TRUE_DEGREE} and n−1 = {N_POINTS - 1} fitted to n = {N_POINTS} noisy "
                  "points (data seed 0)", y=1.03)
-    ctx.save_figure(fig, "fitted_curves")
+    return fig
 
 
 def _reading(degrees: list[int], per_alpha: dict, stored: list[dict]) -> str:
@@ -267,3 +281,9 @@ def _reading(degrees: list[int], per_alpha: dict, stored: list[dict]) -> str:
                  f"{gap} it at the badly conditioned degree — while L-BFGS reaches the closed form to "
                  f"{max(easy['lbfgs_max_coef_error'], hard['lbfgs_max_coef_error']):.0e}.")
     return " ".join(parts)
+
+
+register("polynomial-degree", "Polynomial degree vs n noisy points, with and without L2", "seed 001",
+         "Least-squares polynomials of degree 0…n−1 through n = 10 noisy points of a cubic: train and test error "
+         "vs degree, unpenalized and with an L2 penalty; degree n−1 interpolates.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

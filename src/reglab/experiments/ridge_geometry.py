@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from reglab.curvature import eigen, hessian, hessian_operator
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._common import fmt_pm
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.theory import newton_step_prediction, ridge_transform, shrink_factors
@@ -97,15 +97,10 @@ def _net_config(seed: int) -> dict:
 
 
 def _network(ctx: ExperimentContext, seed: int, alphas: tuple[float, ...]) -> dict:
-    from reglab.data import load_dataset
-    from reglab.train import get_loss
     from reglab.verify import FlatObjective, minimize_lbfgs
 
-    raw = _net_config(seed)
-    result = ctx.train(raw)
-    cfg = ctx.config(raw)
-    splits = load_dataset(cfg.data)
-    _, loss_fn = get_loss(cfg.train.loss, splits.task)
+    result = ctx.train(_net_config(seed))
+    splits, loss_fn = result.splits, result.loss_fn
     model = result.model.cpu()
     names = [n for n, _ in model.named_parameters()]
     obj = FlatObjective(model, loss_fn, splits.train.x, splits.train.y, names)
@@ -175,22 +170,32 @@ def _loss_plane(obj, w0: torch.Tensor, Q: torch.Tensor, c0: torch.Tensor, extra:
     return {"c1": c1.tolist(), "c2": c2.tolist(), "loss": loss.tolist()}
 
 
-@register("ridge-geometry", "Geometry of L2: w̃ = Q(Λ+αI)⁻¹ΛQᵀw* on a quadratic and on a network",
-          "seeds 000, 002, 004 (Khapra; Bischl; Goodfellow Fig. 7.1)",
-          "Loss ellipses, penalty circles and the path w̃(α) for a rotated 2-D quadratic (eigenvalues 0.1, 2), "
-          "and for an MLP in the plane of its top-2 Hessian eigenvectors: predicted vs trained.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     quad = _quadratic()
-    _quadratic_figure(ctx, quad)
     alphas = NET_ALPHAS_QUICK if ctx.quick else NET_ALPHAS
     nets = []
     for seed in range(ctx.seeds):
         ctx.log(f"network, seed {seed}")
         nets.append(_network(ctx, seed, alphas))
-    _network_figure(ctx, nets[0])
+    ctx.configs["network seed 0"] = _net_config(0)
+    return {
+        "convention": "α multiplies (α/2)‖w‖² added to the MEAN training loss (torch weight_decay, Goodfellow's α; "
+                      "Nielsen's λ = α·n); H is the Hessian of that mean loss. Network: all parameters penalized; "
+                      "reference w₀ = argmin C₀ + (α₀/2)‖w‖², predicted factor (λᵢ+α₀)/(λᵢ+α)",
+        "quadratic": quad, "network": nets,
+        "network_holds_threshold": HOLDS,
+    }
 
+
+def figures(summary: dict) -> dict:
+    return {"quadratic_geometry": _quadratic_figure(summary["quadratic"]),
+            "network_plane": _network_figure(summary["network"][0])}
+
+
+def tables(summary: dict) -> list[Table]:
+    quad, nets = summary["quadratic"], summary["network"]
     rows = []
-    for i, alpha in enumerate(alphas):
+    for i, alpha in enumerate(nets[0]["alphas"]):
         rows.append([f"{alpha:g}", " / ".join(f"{f:.3f}" for f in nets[0]["factors_predicted"][i]),
                      " / ".join(f"{f:.3f}" for f in nets[0]["factors_observed"][i]),
                      fmt_pm([n["rel_err_plane"][i] for n in nets], 3), fmt_pm([n["rel_err_full"][i] for n in nets], 3)])
@@ -204,18 +209,14 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
                        [[f"{a:g}", f"({w[0]:.3f}, {w[1]:.3f})", f"{f[0]:.3f}", f"{f[1]:.3f}"]
                         for a, w, f in zip(quad["marked_alphas"], quad["marked_w_tilde"],
                                            quad["marked_factors_predicted"])])
-    summary = {
-        "convention": "α multiplies (α/2)‖w‖² added to the MEAN training loss (torch weight_decay, Goodfellow's α; "
-                      "Nielsen's λ = α·n); H is the Hessian of that mean loss. Network: all parameters penalized; "
-                      "reference w₀ = argmin C₀ + (α₀/2)‖w‖², predicted factor (λᵢ+α₀)/(λᵢ+α)",
-        "quadratic": quad, "network": nets,
-        "network_holds_threshold": HOLDS,
-    }
-    return ExperimentResult(summary=summary, tables=[quad_table, net_table], reading=_reading(quad, nets),
-                            configs={"network seed 0": _net_config(0)})
+    return [quad_table, net_table]
 
 
-def _quadratic_figure(ctx: ExperimentContext, quad: dict) -> None:
+def reading(summary: dict) -> str:
+    return _reading(summary["quadratic"], summary["network"])
+
+
+def _quadratic_figure(quad: dict):
     fig, axes = new_figure(2, 1, width=5.4, height=4.8)
     ax = axes[0, 0]
     H, w_star = np.array(quad["H"]), np.array(quad["w_star"])
@@ -264,10 +265,10 @@ def _quadratic_figure(ctx: ExperimentContext, quad: dict) -> None:
     ax2.legend(fontsize=7)
     fig.suptitle(f"(a) Quadratic C₀ with eigenvalues {lam[0]:g}, {lam[1]:g} on axes rotated {quad['angle_deg']:g}°: "
                  "w̃ = Q(Λ+αI)⁻¹ΛQᵀw*", y=1.02)
-    ctx.save_figure(fig, "quadratic_geometry")
+    return fig
 
 
-def _network_figure(ctx: ExperimentContext, net: dict) -> None:
+def _network_figure(net: dict):
     fig, axes = new_figure(3, 1, width=4.9, height=4.6)
     ax = axes[0, 0]
     plane = net["plane"]
@@ -323,7 +324,7 @@ def _network_figure(ctx: ExperimentContext, net: dict) -> None:
             title=f"quadratic model vs trained, {net['n_parameters']} parameters")
     ax3.legend(fontsize=7)
     fig.suptitle("(b) MLP 2-4-2 (tanh) on noisy gauss: where the quadratic model of the loss holds", y=1.02)
-    ctx.save_figure(fig, "network_plane")
+    return fig
 
 
 def _reading(quad: dict, nets: list[dict]) -> str:
@@ -357,3 +358,10 @@ def _holds_range(alphas: list[float], errors: list[float]) -> str:
         return f"for every α tried (up to {alphas[-1]:g})"
     held = f"for α ≤ {alphas[ok - 1]:g}" if ok else "for none of the α tried"
     return f"{held} (from α = {alphas[ok]:g} the error is {errors[ok]:.2f})"
+
+
+register("ridge-geometry", "Geometry of L2: w̃ = Q(Λ+αI)⁻¹ΛQᵀw* on a quadratic and on a network",
+         "seeds 000, 002, 004 (Khapra; Bischl; Goodfellow Fig. 7.1)",
+         "Loss ellipses, penalty circles and the path w̃(α) for a rotated 2-D quadratic (eigenvalues 0.1, 2), "
+         "and for an MLP in the plane of its top-2 Hessian eigenvectors: predicted vs trained.",
+         compute=compute, figures=figures, tables=tables, reading=reading)

@@ -42,12 +42,10 @@ import torch
 
 from reglab.config import parse_config
 from reglab.curvature import eigen, hessian
-from reglab.data import load_dataset
-from reglab.experiments._base import ExperimentContext, ExperimentResult, Table, register
+from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize import select_parameters
 from reglab.theory import effective_parameters, shrink_factors
-from reglab.train import get_loss
 from reglab.verify import verify
 
 CONVENTION = ("α multiplies the penalty on the mean training loss: C = C₀ + (α/2)‖w‖² (torch SGD weight_decay; "
@@ -103,11 +101,8 @@ def _verify_problems(quick: bool) -> dict[str, dict]:
 
 def _mlp_spectrum(ctx: ExperimentContext, seed: int) -> dict:
     """Train the MLP, take the dense float64 Hessian of the mean loss w.r.t. its weights, diagonalize it."""
-    raw = _mlp_config(seed, ctx.quick)
-    result = ctx.train(raw)
-    cfg = parse_config(raw)
-    splits = load_dataset(cfg.data)
-    _, loss_fn = get_loss(cfg.train.loss, splits.task)
+    result = ctx.train(_mlp_config(seed, ctx.quick))
+    cfg, splits, loss_fn = result.config, result.splits, result.loss_fn
     names = [n for n, _ in select_parameters(result.model, "weights")]
     H = hessian(result.model, loss_fn, (splits.train.x, splits.train.y), params=names, dtype=torch.float64)
     values = eigen(H, H.shape[0], method="dense").eigenvalues
@@ -136,12 +131,7 @@ def _verify_summary(problem: dict) -> dict:
             "notes": report.notes, "threshold": report.threshold, "cases": cases}
 
 
-@register("spectrum-shrinkage", "Hessian spectrum and the shrink factors λᵢ/(λᵢ+α)", "seeds 002, 003, 004 "
-          "(Goodfellow et al. §7.1.1)",
-          "The eigenvalues of a trained MLP's Hessian with λ/(λ+α) overlaid, the effective number of parameters "
-          "Σλᵢ/(λᵢ+α) against α, and predicted vs observed shrink per eigen-direction on least squares, logistic "
-          "regression and an MLP.")
-def run(ctx: ExperimentContext) -> ExperimentResult:
+def compute(ctx: ExperimentContext) -> dict:
     spectra = []
     for seed in range(ctx.seeds):
         ctx.log(f"MLP on digits, seed {seed}: train, dense Hessian, eigenvalues")
@@ -150,13 +140,23 @@ def run(ctx: ExperimentContext) -> ExperimentResult:
     for name, problem in _verify_problems(ctx.quick).items():
         ctx.log(f"verify: {name}")
         checks[name] = _verify_summary(problem)
-    mlp = _mlp_block(spectra, ctx.quick)
-    _spectrum_figure(ctx, mlp, spectra[0])
-    _shrink_figure(ctx, checks)
-    summary = {"convention": CONVENTION, "mlp": mlp, "verify": checks}
-    return ExperimentResult(summary=summary, tables=_tables(mlp, checks), reading=_reading(mlp, checks),
-                            configs={"mlp": _mlp_config(0, ctx.quick),
-                                     **{k: v["config"] for k, v in _verify_problems(ctx.quick).items()}})
+    ctx.configs.update({"mlp": _mlp_config(0, ctx.quick),
+                        **{k: v["config"] for k, v in _verify_problems(ctx.quick).items()}})
+    return {"convention": CONVENTION, "mlp": _mlp_block(spectra, ctx.quick), "verify": checks}
+
+
+def figures(summary: dict) -> dict:
+    mlp = summary["mlp"]
+    return {"mlp_spectrum": _spectrum_figure(mlp),
+            "shrink_predicted_vs_observed": _shrink_figure(summary["verify"])}
+
+
+def tables(summary: dict) -> list[Table]:
+    return _tables(summary["mlp"], summary["verify"])
+
+
+def reading(summary: dict) -> str:
+    return _reading(summary["mlp"], summary["verify"])
 
 
 def _mlp_block(spectra: list[dict], quick: bool) -> dict:
@@ -196,7 +196,7 @@ def _histogram(values: np.ndarray) -> dict:
             "below_range": int(np.sum(np.abs(values) < edges[0]))}
 
 
-def _spectrum_figure(ctx: ExperimentContext, mlp: dict, first: dict) -> None:
+def _spectrum_figure(mlp: dict):
     fig, axes = new_figure(2, 1, width=5.6, height=4.0)
     ax = axes[0, 0]
     hist = mlp["histogram"]
@@ -223,7 +223,7 @@ def _spectrum_figure(ctx: ExperimentContext, mlp: dict, first: dict) -> None:
     alphas = np.asarray(mlp["gamma_alphas"])
     mean, sd = np.asarray(mlp["effective_parameters_mean"]), np.asarray(mlp["effective_parameters_sd"])
     ax.plot(alphas, mean, color=PALETTE[0], lw=2, label="γ(α) = Σ λᵢ⁺/(λᵢ⁺+α)")
-    if ctx.seeds > 1:
+    if len(mlp["per_seed"]) > 1:
         ax.fill_between(alphas, mean - sd, mean + sd, color=PALETTE[0], alpha=0.2, label="± sd over seeds")
     n_pos = mlp["n_weights"] - mlp["n_negative"]
     ax.axhline(n_pos, color="#7f7f7f", ls="--", lw=1, label=f"eigenvalues > 0: {n_pos}")
@@ -233,13 +233,14 @@ def _spectrum_figure(ctx: ExperimentContext, mlp: dict, first: dict) -> None:
     ax.set(xlabel="α (L2 strength on the mean loss, log scale)", ylabel="effective number of parameters γ(α)",
            title="effective parameters vs α")
     ax.legend(fontsize=7)
-    fig.suptitle(f"tanh MLP {first['architecture']} on digits (seed 0): Hessian of the mean cross-entropy "
+    first = mlp["per_seed"][0]
+    fig.suptitle(f"tanh MLP {mlp['architecture']} on digits (seed 0): Hessian of the mean cross-entropy "
                  f"(train error {first['train_error']:.3f}, test error {first['test_error']:.3f})")
     fig.tight_layout()
-    ctx.save_figure(fig, "mlp_spectrum")
+    return fig
 
 
-def _shrink_figure(ctx: ExperimentContext, checks: dict) -> None:
+def _shrink_figure(checks: dict):
     fig, axes = new_figure(len(checks), 1, width=4.4, height=4.2)
     for ax, (name, check) in zip(axes[0], checks.items()):
         ax.plot([0, 1], [0, 1], color="black", lw=1, ls="--", label="observed = predicted")
@@ -262,7 +263,7 @@ def _shrink_figure(ctx: ExperimentContext, checks: dict) -> None:
         ax.legend(fontsize=6.5, loc="upper left")
     fig.suptitle("L2 shrink per eigen-direction of H: prediction at the unregularized minimum vs trained minimizer")
     fig.tight_layout()
-    ctx.save_figure(fig, "shrink_predicted_vs_observed")
+    return fig
 
 
 def _tables(mlp: dict, checks: dict) -> list[Table]:
@@ -308,4 +309,10 @@ def _reading(mlp: dict, checks: dict) -> str:
     return " ".join(parts)
 
 
-__all__ = ["run"]
+register("spectrum-shrinkage", "Hessian spectrum and the shrink factors λᵢ/(λᵢ+α)", "seeds 002, 003, 004 "
+         "(Goodfellow et al. §7.1.1)",
+         "The eigenvalues of a trained MLP's Hessian with λ/(λ+α) overlaid, the effective number of parameters "
+         "Σλᵢ/(λᵢ+α) against α, and predicted vs observed shrink per eigen-direction on least squares, logistic "
+         "regression and an MLP.", compute=compute, figures=figures, tables=tables, reading=reading)
+
+__all__ = ["compute", "figures", "tables", "reading"]

@@ -30,7 +30,12 @@ def _cell(value: Any) -> str:
 
 
 def collect_experiments(directory: str | Path) -> list[dict[str, Any]]:
-    """Every ``experiments/NAME/summary.json`` under ``directory``, in the registry's order."""
+    """Every ``experiments/NAME/summary.json`` under ``directory``, in the registry's order.
+
+    The order is the ``order`` each summary stored when it was written (the experiment's
+    place in the registry), so the report never imports the experiments; summaries
+    without one come last, by name.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise RunError(f"no such results folder: {root}")
@@ -45,10 +50,12 @@ def collect_experiments(directory: str | Path) -> list[dict[str, Any]]:
             for name in doc.get("figures", []) if name.endswith(".png") and (path.parent / name).exists()
         ]
         found.append(doc)
-    from reglab.experiments import EXPERIMENTS
+    def position(doc: dict[str, Any]) -> tuple[int, int, str]:
+        order = doc.get("order")
+        known = isinstance(order, int) and not isinstance(order, bool)
+        return (0, order, doc.get("name", "")) if known else (1, 0, doc.get("name", ""))
 
-    order = {name: i for i, name in enumerate(EXPERIMENTS)}
-    return sorted(found, key=lambda d: (order.get(d.get("name"), len(order)), d.get("name", "")))
+    return sorted(found, key=position)
 
 
 def build_report(directory: str | Path, output: str | Path | None = None, *, title: str = "reglab report") -> Path:
