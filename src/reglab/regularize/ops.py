@@ -100,7 +100,7 @@ def ball_scale(tensors: Tensors, radius: float) -> torch.Tensor:
     if math.isinf(radius) or not tensors:
         return torch.ones(())
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
-    return (radius / norm).clamp(max=1.0)  # norm 0 gives inf, clamped to 1
+    return (norm.new_tensor(radius) / norm).clamp(max=1.0)  # a true division (a float / tensor multiplies by 1/norm); norm 0 gives inf, clamped to 1
 
 
 def project_l2_ball(tensors: Tensors, radius: float) -> list[torch.Tensor]:
