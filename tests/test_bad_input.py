@@ -424,6 +424,8 @@ CASES: list[Case] = [
          setup=_store(_db_removed), check=_lists_both_runs),
     Case("store-missing-db-show", ("runs", "show", "{run}", "--out", "{out}", "--json"), 0, (),
          setup=_store(_db_removed), check=_json_status("completed")),
+    Case("store-missing-db-train-keeps-old-runs", (*TINY, "--json"), 0, (), setup=_store(_db_removed),
+         check=_lists_both_runs),
     Case("store-reindex-after-rm", ("runs", "reindex", "--out", "{out}"), 0, (), setup=_store(_db_removed),
          check=_lists_both_runs),
     Case("store-reindex-corrupt", ("runs", "reindex", "--out", "{out}"), 0, (), setup=_store(_db_not_a_database),
