@@ -136,3 +136,110 @@ def test_polynomial_set_follows_its_polynomial():
     x = s.train.x[:, 0].double()
     expected = coef[0] + coef[1] * x + coef[2] * x**2
     torch.testing.assert_close(s.train.y[:, 0].double(), expected, atol=1e-5, rtol=1e-5)
+
+
+# --- bad data files (issue 9): every error is a DataError naming the file and what is wrong ---
+
+
+def _write_float_idx(path, array):
+    """A big-endian float64 IDX file (type 0x0E) by hand: the only kind that can hold NaN."""
+    array = np.asarray(array, dtype=">f8")
+    header = bytes([0, 0, 0x0E, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    path.write_bytes(header + array.tobytes())
+
+
+def test_idx_label_outside_0_to_9_names_the_file_and_the_value(tmp_path):
+    _write_fake_mnist(tmp_path)
+    labels = np.arange(120) % 10
+    labels[17] = 12
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError) as info:
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+    message = str(info.value)
+    assert "train-labels-idx1-ubyte.gz" in message and "12" in message and "index 17" in message
+
+
+def test_negative_and_fractional_labels_are_refused(tmp_path):
+    _write_fake_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    labels = (np.arange(30) % 10).astype(float)
+    labels[3] = 2.5
+    _write_float_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.*2\.5 at index 3"):
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+    labels[3] = -1
+    _write_float_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.*-1\.0 at index 3"):
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+
+
+@pytest.mark.parametrize("keep", [0, 5, 40])
+def test_truncated_gzip_idx_is_a_data_error_naming_the_file(tmp_path, keep):
+    _write_fake_mnist(tmp_path)
+    target = tmp_path / "train-images-idx3-ubyte.gz"
+    blob = target.read_bytes()
+    target.write_bytes(blob[: max(len(blob) // 2, 2)] if keep == 40 else blob[: keep + 2])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz"):
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz"):
+        read_idx(target)
+
+
+def test_corrupt_gzip_and_unreadable_paths_name_the_file(tmp_path):
+    corrupt = tmp_path / "x-idx1-ubyte.gz"
+    blob = bytearray(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 200]) + bytes(range(200))))
+    blob[12:20] = b"\xff" * 8  # damage the deflate stream
+    corrupt.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match=r"x-idx1-ubyte\.gz"):
+        read_idx(corrupt)
+    with pytest.raises(DataError, match="not found"):
+        read_idx(tmp_path / "missing-idx1-ubyte")
+    with pytest.raises(DataError, match="directory"):
+        read_idx(tmp_path)
+    (tmp_path / "cut").write_bytes(bytes([0, 0, 8, 3, 0, 0]))  # 3 dimensions announced, 2 size bytes given
+    with pytest.raises(DataError, match="header"):
+        read_idx(tmp_path / "cut")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+def test_non_finite_idx_images_are_refused_without_a_numpy_warning(tmp_path, bad):
+    _write_fake_mnist(tmp_path)
+    (tmp_path / "t10k-images-idx3-ubyte").unlink()
+    images = np.random.default_rng(1).uniform(0, 255, (30, 28, 28))
+    images[4, 3, 3] = bad
+    _write_float_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    # filterwarnings = error: a numpy RuntimeWarning would fail this test before the DataError
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.*image 4"):
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+
+
+def test_float_idx_images_that_are_finite_load(tmp_path):
+    _write_fake_mnist(tmp_path)
+    (tmp_path / "t10k-images-idx3-ubyte").unlink()
+    images = np.random.default_rng(1).uniform(0, 255, (30, 28, 28))
+    _write_float_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    splits = load_mnist_full(tmp_path, val_size=20, verify=False)
+    np.testing.assert_allclose(splits.test.x[:, 0].numpy(), images / 255.0, rtol=1e-6)
+
+
+def test_image_and_label_counts_must_agree_naming_both_files(tmp_path):
+    _write_fake_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(29) % 10)
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte holds 30 images but .*t10k-labels-idx1-ubyte holds 29"):
+        load_mnist_full(tmp_path, val_size=20, verify=False)
+
+
+@pytest.mark.parametrize("part, what", [("train", "x"), ("val", "x"), ("test", "y")])
+def test_any_split_with_nan_or_inf_is_a_data_error_naming_the_split(part, what):
+    from reglab.data import Split, Splits
+
+    good = load_dataset("polynomial", degree=2, n=20, n_test=5)
+    parts = {p: getattr(good, p) for p in ("train", "val", "test")}
+    x, y = parts[part].x.clone(), parts[part].y.clone()
+    (x if what == "x" else y)[2, 0] = float("nan") if part != "val" else float("inf")
+    parts[part] = Split(x, y)
+    with pytest.raises(DataError) as info:
+        Splits(good.name, good.task, **parts)
+    message = str(info.value)
+    assert f"the {part} split's {'inputs' if what == 'x' else 'targets'}" in message
+    assert "'polynomial'" in message and "example 2" in message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,25 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 
 
 def _open_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    """The file's bytes, gunzipped when it starts with the gzip magic; read errors name the file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a directory, not an IDX file") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except EOFError:
+        # gzip raises EOFError for a cut-off stream, which click would turn into a bare "Aborted."
+        raise DataError(f"{path} is a truncated gzip file (the compressed data ends early); "
+                        "download or copy it again") from None
+    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise DataError(f"{path} is a corrupt gzip file ({exc}); download or copy it again") from None
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -33,6 +51,8 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path} is not an IDX file (bad magic number)")
     ndim = data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: the header declares {ndim} dimensions but the file ends after {len(data)} bytes")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[data[2]])
     expected = int(np.prod(shape)) * dtype.itemsize

@@ -89,6 +89,39 @@ def _verify(path: Path, stem: str) -> None:
         raise DataError(f"{path}: MD5 of its content is {content_md5}, expected {raw_md5} (official MNIST)")
 
 
+def _check_images(path: Path, images: np.ndarray) -> None:
+    if images.ndim != 3:
+        raise DataError(f"{path}: images must be a 3-D array (N, rows, columns), got shape {images.shape}")
+    if images.dtype.kind == "f":
+        # beyond float32's range a value would become Inf (with a numpy warning) when converted
+        ok = np.isfinite(images) & (np.abs(images) <= np.finfo(np.float32).max)
+        bad = np.flatnonzero(~ok.reshape(len(images), -1).all(axis=1))
+        if bad.size:
+            raise DataError(f"{path}: {bad.size} images hold NaN, Inf or out-of-range values (the first is image "
+                            f"{int(bad[0])}); pixel values must be finite")
+
+
+def _check_labels(path: Path, labels: np.ndarray) -> None:
+    if labels.ndim != 1:
+        raise DataError(f"{path}: labels must be a 1-D array, got shape {labels.shape}")
+    valid = np.isin(labels, np.arange(10))  # False for NaN, fractions and values outside 0-9
+    if not valid.all():
+        first = int(np.flatnonzero(~valid)[0])
+        raise DataError(f"{path}: labels must be the digits 0-9, found {labels[first].item()!r} at index {first} "
+                        f"({int((~valid).sum())} bad labels)")
+
+
+def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one images/labels pair of IDX files and check them; every error names the file."""
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    _check_images(images_path, images)
+    _check_labels(labels_path, labels)
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
+                        f"{labels.shape[0]} labels")
+    return images, labels
+
+
 def _data_dir(data_dir: str | os.PathLike | None) -> Path:
     chosen = data_dir or os.environ.get("REGLAB_DATA")
     if not chosen:
@@ -121,11 +154,8 @@ def load_mnist_full(
         if verify:
             _verify(found, stem)
         paths[stem] = found
-    x_tr, y_tr = read_idx(paths["train-images-idx3-ubyte"]), read_idx(paths["train-labels-idx1-ubyte"])
-    x_te, y_te = read_idx(paths["t10k-images-idx3-ubyte"]), read_idx(paths["t10k-labels-idx1-ubyte"])
-    for name, x, y in (("train", x_tr, y_tr), ("t10k", x_te, y_te)):
-        if x.ndim != 3 or x.shape[0] != y.shape[0] or y.ndim != 1 or (y.size and y.max() > 9):
-            raise DataError(f"mnist-full: {name} files have inconsistent shapes {x.shape} / {y.shape} or labels")
+    x_tr, y_tr = _read_pair(paths["train-images-idx3-ubyte"], paths["train-labels-idx1-ubyte"])
+    x_te, y_te = _read_pair(paths["t10k-images-idx3-ubyte"], paths["t10k-labels-idx1-ubyte"])
     if val_size is None:
         val_size = min(10_000, len(x_tr) // 6)
     if not 0 < val_size < len(x_tr):

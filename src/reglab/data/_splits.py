@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from reglab.errors import DataError
+
 __all__ = ["Split", "Splits", "stratified_split"]
 
 Task = Literal["classification", "regression"]
@@ -40,6 +42,10 @@ class Splits:
     image_shape: tuple[int, ...] | None = None
     info: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for part in ("train", "val", "test"):
+            _check_finite(self.name, part, getattr(self, part))
+
     @property
     def input_dim(self) -> int:
         return int(np.prod(self.train.x.shape[1:]))
@@ -50,6 +56,15 @@ class Splits:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _check_finite(name: str, part: str, split: Split) -> None:
+    """NaN or Inf in the data would surface much later as a bogus "divergence": refuse it here."""
+    for what, t in (("inputs", split.x), ("targets", split.y)):
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            rows = torch.nonzero(~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)).flatten()
+            raise DataError(f"data set {name!r}: the {part} split's {what} hold NaN or Inf values in {len(rows)} "
+                            f"examples (the first is example {int(rows[0])}); data must be finite")
 
 
 def stratified_split(

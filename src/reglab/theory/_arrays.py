@@ -15,9 +15,18 @@ import torch
 Array = np.ndarray | torch.Tensor
 
 
+def _from_numpy(x: Any) -> torch.Tensor:
+    arr = np.asarray(x)
+    if not arr.flags.writeable:
+        # torch warns when it wraps a read-only buffer (np.diag(H), broadcast views, memmaps);
+        # the closed forms never write to their inputs, but a copy keeps the user's -W error runs clean
+        arr = arr.copy()
+    return torch.as_tensor(arr)
+
+
 def tensor(x: Any, name: str, ndim: int | None = None) -> torch.Tensor:
     """``x`` as a float64 tensor, checked for dimension and finiteness."""
-    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    t = x.detach() if isinstance(x, torch.Tensor) else _from_numpy(x)
     if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.bool)):
         raise ValueError(f"{name} must be real numbers, got dtype {t.dtype}")
     t = t.to(torch.float64)
