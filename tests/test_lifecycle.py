@@ -224,8 +224,8 @@ def test_a_damaged_runs_db_is_reported_never_overwritten_and_reindex_rebuilds_it
 
 
 def test_a_corrupt_page_is_a_clean_error(tmp_path, capsys):
-    for _ in range(3):
-        train(parse_config({**TINY, "train": {**TINY["train"], "epochs": 30}}), out=tmp_path)
+    ids = {train(parse_config({**TINY, "train": {**TINY["train"], "epochs": 30}}), out=tmp_path).run_id
+           for _ in range(3)}
     db = tmp_path / "runs.db"
     size = db.stat().st_size  # the WAL was checkpointed when the last connection closed
     with open(db, "r+b") as fh:  # damage the body of every page but the header page
@@ -239,7 +239,7 @@ def test_a_corrupt_page_is_a_clean_error(tmp_path, capsys):
         noticed.append(code == ExitCode.BAD_INPUT and "reglab runs reindex" in err)
     assert any(noticed)
     code, out, _ = cli(capsys, "runs", "reindex", "--out", tmp_path, "--json")
-    assert code == 0 and len(json.loads(out)["indexed"]) == 3
+    assert code == 0 and ids <= set(json.loads(out)["indexed"])  # (a run the train above began is kept too)
 
 
 def test_resume_without_its_checkpoint_is_an_error_not_a_restart(tmp_path, capsys):

@@ -129,7 +129,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
                 entries = (f"the list is empty" if not node else
                            f"the list has {len(node)} entr{'y' if len(node) == 1 else 'ies'}, "
                            f"{'0' if len(node) == 1 else f'0 to {len(node) - 1}'}")
-                raise ConfigError(f"--set {full}: there is no {here} {part} ({entries})")
+                raise ConfigError(f"--set {full}: there is no {here} {part} ({entries})", field=full)
             if last:
                 node[int(part)] = value
             else:
@@ -139,11 +139,11 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
                 node[part] = value
             elif part not in node and parts[i + 1].isdigit():
                 raise ConfigError(f"--set {full}: there is no {'.'.join(parts[:i + 1])} {parts[i + 1]} "
-                                  "(the list is empty)")
+                                  f"(the list is empty: the config has no [[{part}]] entries)", field=full)
             else:
                 node = node.setdefault(part, {})
         else:
-            raise ConfigError(f"--set {full}: '{here}' is not a table")
+            raise ConfigError(f"--set {full}: '{here}' is not a table", field=full)
 
 
 def config_hash(cfg: BaseModel) -> str:

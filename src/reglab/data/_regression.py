@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from reglab.data._splits import Split, Splits
+from reglab.errors import ConfigError
 
 __all__ = ["make_polynomial", "make_linear"]
 
@@ -51,7 +52,7 @@ def make_linear(
     Targets y = X w_true + ε with w_true ~ N(0, I). Needs n ≥ dim.
     """
     if n < dim:
-        raise ValueError(f"data.n ({n}) must be at least data.dim ({dim}) for the linear set")
+        raise ConfigError(f"data.n ({n}) must be at least data.dim ({dim}) for the linear set", field="data.n")
     rng = np.random.default_rng(seed)
     s = np.asarray(spectrum if spectrum is not None else np.logspace(-2, 1, dim), dtype=np.float64)
     q = np.eye(dim) if whiten else _orthogonal(dim, dim, rng)

@@ -111,10 +111,8 @@ class RunStore:
             con.row_factory = sqlite3.Row
             with con:
                 yield con
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(f"the run store {self.path} stayed locked by another process: {exc}") from None
-            raise _damaged(self.path, exc) from None
+        except sqlite3.OperationalError as exc:  # locked, disk full, read-only: the file itself is sound
+            raise StoreError(f"cannot use the run store {self.path}: {exc}", field="--out") from None
         except sqlite3.DatabaseError as exc:
             raise _damaged(self.path, exc) from None
         finally:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab._json import dumps, strict_json
+from reglab.errors import StoreError
 
 __all__ = ["RunFolder", "write_atomic"]
 
@@ -30,7 +31,11 @@ METRICS = "metrics.jsonl"
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never a part."""
+    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never a part.
+
+    A failure (disk full, no permission) is a :class:`StoreError` naming the file; the old
+    file is left as it was and no temporary file stays behind.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -38,9 +43,15 @@ def write_atomic(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from None
         raise
+
+
+def _cannot_write(path: Path, exc: OSError) -> StoreError:
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}", field="--out")
 
 
 class RunFolder:
@@ -76,8 +87,11 @@ class RunFolder:
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write("".join(dumps(row) + "\n" for row in rows))
+        try:
+            with open(self.metrics_path, "a", encoding="utf-8") as fh:
+                fh.write("".join(dumps(row) + "\n" for row in rows))
+        except OSError as exc:
+            raise _cannot_write(self.metrics_path, exc) from None
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Replace the file by exactly ``rows``, atomically (a resumed run drops what came after its checkpoint)."""

@@ -27,6 +27,7 @@ from reglab._version import __version__
 from reglab.config import RunConfig, config_hash, config_to_toml
 from reglab.errors import ReglabError, RunError, RunLockedError, StoreError
 from reglab.store import RunLock, RunStore, owner_pid
+from reglab.store._folder import write_atomic
 from reglab.train._trainer import Trainer
 
 __all__ = ["train", "RunResult", "FINAL_KEYS"]
@@ -195,13 +196,16 @@ def _open_run(store: RunStore, cfg: RunConfig, chash: str, resume: bool,
         return _resume_run(store, cfg, chash, trainer)
     run_id = f"{chash[:8]}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
     run_dir = store.run_dir(run_id)
-    run_dir.mkdir(parents=True)
-    lock = RunLock(run_dir)
-    lock.acquire()  # a fresh folder: nobody else can hold it; taken before the run is visible in the store
+    try:
+        run_dir.mkdir(parents=True)
+        lock = RunLock(run_dir)
+        lock.acquire()  # a fresh folder: nobody else can hold it; taken before the run is visible in the store
+    except OSError as exc:
+        raise StoreError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}", field="--out") from None
     try:
         store.create_run(run_id, config=cfg.model_dump(mode="json"), config_hash=chash, name=cfg.name,
                          versions=versions(), device=str(trainer.device), tags={"argv": sys.argv[1:]})
-        (run_dir / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
+        write_atomic(run_dir / "config.toml", config_to_toml(cfg))
     except BaseException:
         lock.release()
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no half-made run behind

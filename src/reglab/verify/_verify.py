@@ -40,6 +40,7 @@ import torch
 from reglab.config import RunConfig
 from reglab.curvature import Objective, dense_hessian
 from reglab.data import Splits, load_dataset
+from reglab.errors import ConfigError
 from reglab.models import build_model
 from reglab.regularize import select_parameters
 from reglab.theory import effective_hessian, effective_parameters, predict, shrink_factors
@@ -122,8 +123,8 @@ def _expansion_point(objective: Objective, alphas: list[float], penalty: str, cl
     star = minimize_lbfgs(objective, w_init, 0.0, tol=tol, max_iter=max_iter, stop=stop)
     separable = classification and _separates(objective, star.w)
     if separable and penalty == "l1":
-        raise ValueError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
-                         "prediction needs one; verify L1 on a regression problem")
+        raise ConfigError("the unregularized loss has no finite minimizer here (separable data), and the L1 "
+                          "prediction needs one; verify L1 on a regression problem", field="--penalty")
     if not (penalty == "l2" and (separable or reference_alpha is not None or not star.converged)):
         minimizer = "finite" if star.converged else "approximate"
         if not star.converged:
@@ -176,10 +177,10 @@ def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask
     """
     start = time.perf_counter()
     if penalty not in ("l2", "l1"):
-        raise ValueError(f"penalty must be 'l2' or 'l1', got {penalty!r}")
+        raise ConfigError(f"--penalty must be 'l2' or 'l1', got {penalty!r}", field="--penalty")
     alphas = sorted(float(a) for a in alphas)
     if not alphas or min(alphas) <= 0:
-        raise ValueError("--alpha needs at least one strength, each > 0")
+        raise ConfigError(f"--alpha needs at least one strength, each > 0, got {alphas}", field="--alpha")
     splits = splits or load_dataset(cfg.data)
     _, loss_fn = get_loss(cfg.train.loss, splits.task)
     model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed)
@@ -241,11 +242,15 @@ def _verdict(cases: list[VerifyCase], threshold: float, penalty: str, offdiag: f
 
 def verify_config(cfg: RunConfig, *, alphas: Sequence[float] | None = None, penalty: str | None = None,
                   threshold: float | None = None) -> VerifyReport:
-    """:func:`verify` with the defaults of the config's ``[verify]`` table; arguments given win."""
-    from reglab.config import VerifyConfig
+    """:func:`verify` with the defaults of the config's ``[verify]`` table; arguments given win.
+
+    The arguments are validated by the ``[verify]`` schema, so a bad one is a ConfigError naming it.
+    """
+    from reglab.config import VerifyConfig, parse_config
 
     vc = getattr(cfg, "verify", None) or VerifyConfig()
+    given = {"alphas": list(alphas) if alphas else None, "penalty": penalty, "threshold": threshold}
+    vc = parse_config({**vc.model_dump(), **{k: v for k, v in given.items() if v is not None}}, VerifyConfig)
     mask = tuple(vc.mask) if isinstance(vc.mask, list) else vc.mask
-    return verify(cfg, alphas or vc.alphas, penalty=penalty or vc.penalty, mask=mask,
-                  threshold=threshold or vc.threshold, tol=vc.tol, max_iter=vc.max_iter,
-                  reference_alpha=vc.reference_alpha)
+    return verify(cfg, vc.alphas, penalty=vc.penalty, mask=mask, threshold=vc.threshold, tol=vc.tol,
+                  max_iter=vc.max_iter, reference_alpha=vc.reference_alpha)
