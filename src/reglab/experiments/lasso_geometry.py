@@ -79,11 +79,12 @@ def _prox_config(seed: int, alpha: float, quick: bool) -> dict:
 def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     from sklearn.linear_model import Lasso
 
+    from reglab.curvature import Objective
     from reglab.data import load_dataset
     from reglab.models import build_model
     from reglab.regularize import select_parameters
     from reglab.train import half_mse
-    from reglab.verify import FlatObjective, minimize_fista
+    from reglab.verify import minimize_fista
 
     cfg = ctx.config({"data": _data_config(seed), "model": {"kind": "linear", "bias": False}})
     splits = load_dataset(cfg.data)
@@ -102,7 +103,7 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
 
     model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=seed)
     penalized = [name for name, _ in select_parameters(model, "weights")]
-    obj = FlatObjective(model, half_mse, X, y, penalized)
+    obj = Objective(model, half_mse, (X, y), dtype=torch.float64, penalized=penalized)
     fista, sk, w_prev = [], [], w_star.clone()
     for alpha in alphas:
         fit = minimize_fista(obj, w_prev, float(alpha), tol=1e-12)
