@@ -45,7 +45,7 @@ import torch
 from reglab.curvature import HessianOperator, Objective, dense_hessian, eigen
 from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._common import fmt_pm
-from reglab.experiments._plot import PALETTE, new_figure
+from reglab.experiments._plot import PALETTE, new_figure, plot_penalty_geometry
 from reglab.theory import predict, ridge_transform, shrink_factors
 from reglab.verify import HOLDS_THRESHOLD, classification_error, compare, fit_minimizers, minimize_lbfgs
 
@@ -207,27 +207,13 @@ def reading(summary: dict) -> str:
 def _quadratic_figure(quad: dict):
     fig, axes = new_figure(2, 1, width=5.4, height=4.8)
     ax = axes[0, 0]
-    H, w_star = np.array(quad["H"]), np.array(quad["w_star"])
-    Q, lam = np.array(quad["eigenvectors"]), np.array(quad["eigenvalues"])
+    w_star, Q, lam = np.array(quad["w_star"]), np.array(quad["eigenvectors"]), np.array(quad["eigenvalues"])
     g = np.linspace(-0.8, 2.8, 241)
-    W1, W2 = np.meshgrid(g, g)
-    D = np.stack([W1 - w_star[0], W2 - w_star[1]], -1)
-    loss = 0.5 * np.einsum("...i,ij,...j->...", D, H, D)
-    shown = np.array(quad["shown_w_tilde"])
-    loss_at = 0.5 * (shown - w_star) @ H @ (shown - w_star)
-    ax.contour(W1, W2, loss, levels=loss_at * np.array([0.08, 0.3, 2.5, 5.0, 9.0]), colors=PALETTE[0],
-               linewidths=0.8, alpha=0.6)
-    ax.contour(W1, W2, loss, levels=[loss_at], colors=PALETTE[0], linewidths=1.8)
-    norm = np.hypot(W1, W2)
-    ax.contour(W1, W2, norm, levels=[0.5, 1.0, 1.5, 2.5], colors="gray", linestyles="--", linewidths=0.8)
-    ax.contour(W1, W2, norm, levels=[float(np.linalg.norm(shown))], colors="black", linestyles="--", linewidths=1.4)
-    path = np.array(quad["path"])
-    ax.plot(path[:, 0], path[:, 1], color=PALETTE[1], lw=2, label="path w̃(α), α: 10⁻³ → 30")
-    for a, w in zip(quad["marked_alphas"], quad["marked_w_tilde"]):
-        ax.plot(*w, "o", color=PALETTE[1], ms=4)
-        ax.annotate(f"α={a:g}", w, textcoords="offset points", xytext=(5, -10), fontsize=7, color=PALETTE[1])
-    ax.plot(*w_star, "*", color="black", ms=13, label="w* (minimum of C₀)")
-    ax.plot(*shown, "o", color="black", mfc="white", ms=8, mew=1.8, label=f"w̃ at α = {quad['shown_alpha']:g}")
+    plot_penalty_geometry(ax, quad["H"], w_star, g, np.hypot, path=quad["path"], marked_alphas=quad["marked_alphas"],
+                          marked_w=quad["marked_w_tilde"], shown=quad["shown_w_tilde"],
+                          loss_scales=[0.08, 0.3, 2.5, 5.0, 9.0], penalty_levels=[0.5, 1.0, 1.5, 2.5],
+                          path_label="path w̃(α), α: 10⁻³ → 30", shown_label=f"w̃ at α = {quad['shown_alpha']:g}",
+                          label_offset=(5, -10))
     ax.plot(0, 0, "+", color="gray", ms=10)
     for i, color in ((0, PALETTE[2]), (1, PALETTE[3])):
         d = Q[:, i] * 0.55
@@ -235,8 +221,7 @@ def _quadratic_figure(quad: dict):
         ax.annotate(f"q{i + 1}: λ{i + 1} = {lam[i]:g}\nλ{i + 1}/(λ{i + 1}+α) = {quad['shown_factors'][i]:.2f}",
                     w_star + d, textcoords="offset points", xytext=(4, 2), fontsize=8, color=color,
                     bbox={"fc": "white", "ec": "none", "alpha": 0.75, "pad": 1})
-    ax.set(xlim=(g[0], g[-1]), ylim=(g[0], g[-1]), aspect="equal", xlabel="w₁", ylabel="w₂",
-           title=f"solid: C₀ ellipses, dashed: ‖w‖ circles; factors at α = {quad['shown_alpha']:g}")
+    ax.set(title=f"solid: C₀ ellipses, dashed: ‖w‖ circles; factors at α = {quad['shown_alpha']:g}")
     ax.legend(fontsize=7, loc="lower right")
     ax2 = axes[0, 1]
     alphas = np.logspace(-3, 1.5, 181)
