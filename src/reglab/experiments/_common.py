@@ -14,9 +14,10 @@ import statistics
 from typing import Sequence
 
 import numpy as np
+import torch
 
 __all__ = ["mean_sd", "stat", "mean_sd_lists", "fmt_pm", "fmt_stat", "fmt_sci", "summarize_histories",
-           "final_error_rows", "flat_arrays"]
+           "final_error_rows", "flat_arrays", "linear_weight"]
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -89,3 +90,14 @@ def flat_arrays(split) -> tuple[np.ndarray, np.ndarray]:
     ((3, 4), dtype('float64'), [0, 1, 0])
     """
     return split.x.reshape(len(split), -1).double().numpy(), split.y.numpy()
+
+
+def linear_weight(model: torch.nn.Module) -> torch.Tensor:
+    """The weights of reglab's one-layer linear model (one output), as a float64 CPU vector (a copy).
+
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 1))
+    >>> linear_weight(net).shape, linear_weight(net).dtype
+    (torch.Size([3]), torch.float64)
+    """
+    (weight,) = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    return weight.detach().cpu().double().reshape(-1).clone()

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
-from reglab.experiments._common import fmt_sci
+from reglab.experiments._common import fmt_sci, linear_weight
 from reglab.experiments._plot import PALETTE, new_figure, plot_penalty_geometry
 from reglab.theory import soft_threshold
 
@@ -116,7 +116,7 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     # One run of reglab's l1_prox through the trainer (full batch: proximal gradient descent).
     alpha_demo = float(np.median(zero_alpha))
     run = ctx.train(_prox_config(seed, alpha_demo, quick))
-    w_ista = next(p for n_, p in run.model.named_parameters() if n_.endswith("weight")).detach().cpu().double()[0]
+    w_ista = linear_weight(run.model)
     pred_demo = soft_threshold(w_star.numpy(), h.numpy(), alpha_demo)
 
     below = [int(np.argmin(np.abs(alphas - 0.99 * z))) for z in zero_alpha]

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
-from reglab.experiments._common import stat
+from reglab.experiments._common import linear_weight, stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize.ops import project_l2_ball
 from reglab.theory import alpha_for_radius, constraint_radius
@@ -94,8 +94,7 @@ def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: lis
     trained = {}
     for i in train_idx:
         result = ctx.train(_ball_config(seed, float(radii[i]), float(lambdas[i]), ctx.quick))
-        w = next(p for name, p in result.model.named_parameters() if name.endswith("weight"))
-        trained[i] = (w.detach().cpu().double().reshape(-1), result.run_id)
+        trained[i] = (linear_weight(result.model), result.run_id)
 
     k_fine = np.linspace(0.02, 1.0, 80) * float(w_star.norm())
     lam_fine = np.logspace(np.log10(lambdas[0]) - 0.5, np.log10(lambdas[-1]) + 0.5, 120)
