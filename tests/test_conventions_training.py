@@ -6,11 +6,12 @@ import torch
 from sklearn.linear_model import Ridge
 
 from reglab.config import parse_config
+from reglab.curvature import Objective
 from reglab.data import load_dataset
 from reglab.regularize import L2, WeightDecay
 from reglab.regularize.conventions import convert
 from reglab.train import Trainer, half_mse
-from reglab.verify import FlatObjective, minimize_lbfgs
+from reglab.verify import minimize_lbfgs
 
 ALPHA = 0.02
 
@@ -55,7 +56,8 @@ def test_reglab_nielsen_torch_and_decoupled_sgd_trajectories_are_identical():
 def test_sklearn_ridge_alpha_gives_the_same_minimizer():
     splits = load_dataset("linear", dim=5, n=80, seed=2)
     model = torch.nn.Linear(5, 1, bias=False)
-    obj = FlatObjective(torch.nn.Sequential(model), half_mse, splits.train.x, splits.train.y, ["0.weight"])
+    obj = Objective(torch.nn.Sequential(model), half_mse, (splits.train.x, splits.train.y), dtype=torch.float64,
+                    penalized=["0.weight"])
     fit = minimize_lbfgs(obj, obj.vector(), ALPHA, tol=1e-12)
     ridge = Ridge(alpha=convert(ALPHA, "reglab", "sklearn-ridge", n=80), fit_intercept=False, solver="cholesky")
     ridge.fit(splits.train.x.double().numpy(), splits.train.y.double().numpy()[:, 0])

@@ -187,7 +187,7 @@ def test_projected_gradient_lands_on_the_ball_solution_of_a_small_problem():
     b = torch.tensor([1.0, 1.0], dtype=torch.float64)
 
     class Quadratic:  # C₀(w) = ½wᵀHw − bᵀw, minimum w* = H⁻¹b = (2, 0.5), ‖w*‖ ≈ 2.06
-        mask = torch.ones(2, dtype=torch.bool)
+        size = 2  # the length of w (Objective.size)
 
         def grad(self, w):
             return H @ w - b

@@ -1,4 +1,4 @@
-"""Small numeric helpers for experiment summaries: the one mean ± sd over seeds, and its formats.
+"""Small numeric helpers for experiments: the one mean ± sd over seeds, its formats, and a split as arrays.
 
 >>> stat([1.0, 2.0, 3.0])
 {'mean': 2.0, 'sd': 1.0}
@@ -13,8 +13,11 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
+import numpy as np
+import torch
+
 __all__ = ["mean_sd", "stat", "mean_sd_lists", "fmt_pm", "fmt_stat", "fmt_sci", "summarize_histories",
-           "final_error_rows"]
+           "final_error_rows", "flat_arrays", "linear_weight"]
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -75,3 +78,26 @@ def final_error_rows(per_variant: dict, *, gap: bool = False) -> list[list]:
     keys = ("final_train_error", "final_test_error", "best_test_error") + (("final_gap",) if gap else ())
     return [[variant, *[fmt_stat(row[k]) for k in keys]] for variant, row in per_variant.items()]
 
+
+
+def flat_arrays(split) -> tuple[np.ndarray, np.ndarray]:
+    """A :class:`reglab.data.Split` as scikit-learn rows: the inputs flattened (as the MLP's first layer does), float64.
+
+    >>> import torch
+    >>> from reglab.data import Split
+    >>> x, y = flat_arrays(Split(torch.zeros(3, 2, 2), torch.tensor([0, 1, 0])))
+    >>> x.shape, x.dtype, y.tolist()
+    ((3, 4), dtype('float64'), [0, 1, 0])
+    """
+    return split.x.reshape(len(split), -1).double().numpy(), split.y.numpy()
+
+
+def linear_weight(model: torch.nn.Module) -> torch.Tensor:
+    """The weights of reglab's one-layer linear model (one output), as a float64 CPU vector (a copy).
+
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 1))
+    >>> linear_weight(net).shape, linear_weight(net).dtype
+    (torch.Size([3]), torch.float64)
+    """
+    (weight,) = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    return weight.detach().cpu().double().reshape(-1).clone()

@@ -7,9 +7,13 @@ Agg (PNG) and SVG canvases when :func:`reglab.experiments.save_figures` writes t
 
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "error_curves_figure", "seeds_label"]
+__all__ = ["new_figure", "subplots", "PALETTE", "plot_error_curves", "error_curves_figure", "seeds_label",
+           "plot_penalty_geometry"]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
@@ -66,3 +70,32 @@ def error_curves_figure(per_variant: dict, seeds: int, *, train_title: str, supt
     fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def plot_penalty_geometry(ax, H, w_star, grid, penalty: Callable, *, path, marked_alphas, marked_w, shown,
+                          loss_scales, penalty_levels, path_label: str, shown_label: str,
+                          label_offset: tuple[float, float], path_lw: float = 2.0) -> None:
+    """The notes' picture of a norm penalty on a 2-parameter quadratic C₀(w) = ½(w − w*)ᵀH(w − w*).
+
+    On the square ``grid × grid``: C₀'s level sets (faint at ``loss_scales`` times its value at
+    ``shown`` = w̃, bold through w̃), the penalty's (``penalty(w1, w2)``, dashed at
+    ``penalty_levels``, bold through w̃), the path w̃(α) with the ``marked_alphas`` labelled,
+    w* and w̃; equal axes w₁, w₂.
+    """
+    H, w_star, shown, path = np.asarray(H), np.asarray(w_star), np.asarray(shown), np.asarray(path)
+    W1, W2 = np.meshgrid(grid, grid)
+    D = np.stack([W1 - w_star[0], W2 - w_star[1]], -1)
+    loss = 0.5 * np.einsum("...i,ij,...j->...", D, H, D)
+    level = 0.5 * (shown - w_star) @ H @ (shown - w_star)
+    ax.contour(W1, W2, loss, levels=level * np.asarray(loss_scales), colors=PALETTE[0], linewidths=0.8, alpha=0.6)
+    ax.contour(W1, W2, loss, levels=[level], colors=PALETTE[0], linewidths=1.8)
+    values = penalty(W1, W2)
+    ax.contour(W1, W2, values, levels=list(penalty_levels), colors="gray", linestyles="--", linewidths=0.8)
+    ax.contour(W1, W2, values, levels=[float(penalty(*shown))], colors="black", linestyles="--", linewidths=1.4)
+    ax.plot(path[:, 0], path[:, 1], color=PALETTE[1], lw=path_lw, label=path_label)
+    for a, w in zip(marked_alphas, marked_w):
+        ax.plot(*w, "o", color=PALETTE[1], ms=4)
+        ax.annotate(f"α={a:g}", w, textcoords="offset points", xytext=label_offset, fontsize=7, color=PALETTE[1])
+    ax.plot(*w_star, "*", color="black", ms=13, label="w* (minimum of C₀)")
+    ax.plot(*shown, "o", color="black", mfc="white", ms=8, mew=1.8, label=shown_label)
+    ax.set(xlim=(grid[0], grid[-1]), ylim=(grid[0], grid[-1]), aspect="equal", xlabel="w₁", ylabel="w₂")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd_lists
+from reglab.experiments._common import flat_arrays, fmt_pm, mean_sd_lists
 from reglab.experiments._plot import PALETTE, new_figure, seeds_label
 
 CONVENTION = ("MLP: α multiplies the penalty added to the mean training loss, C = C₀ + (α/2)‖w‖² (torch's "
@@ -82,8 +82,8 @@ def arrays(dataset: str, seed: int, quick: bool) -> tuple[np.ndarray, np.ndarray
     from reglab.data import load_dataset
 
     splits = load_dataset(**DATASETS[dataset]["data"](seed, quick))
-    flat = [(s.x.reshape(len(s), -1).double().numpy(), s.y.numpy()) for s in (splits.train, splits.test)]
-    return flat[0][0], flat[0][1], flat[1][0], flat[1][1]
+    (x, y), (x_test, y_test) = flat_arrays(splits.train), flat_arrays(splits.test)
+    return x, y, x_test, y_test
 
 
 def svm_errors(x, y, x_test, y_test, inv_c: float) -> tuple[float, float, int]:

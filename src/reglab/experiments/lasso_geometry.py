@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
-from reglab.experiments._common import fmt_sci
-from reglab.experiments._plot import PALETTE, new_figure
+from reglab.experiments._common import fmt_sci, linear_weight
+from reglab.experiments._plot import PALETTE, new_figure, plot_penalty_geometry
 from reglab.theory import soft_threshold
 
 # (a) two parameters
@@ -79,11 +79,12 @@ def _prox_config(seed: int, alpha: float, quick: bool) -> dict:
 def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     from sklearn.linear_model import Lasso
 
+    from reglab.curvature import Objective
     from reglab.data import load_dataset
     from reglab.models import build_model
     from reglab.regularize import select_parameters
     from reglab.train import half_mse
-    from reglab.verify import FlatObjective, minimize_fista
+    from reglab.verify import minimize_fista
 
     cfg = ctx.config({"data": _data_config(seed), "model": {"kind": "linear", "bias": False}})
     splits = load_dataset(cfg.data)
@@ -102,7 +103,7 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
 
     model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=seed)
     penalized = [name for name, _ in select_parameters(model, "weights")]
-    obj = FlatObjective(model, half_mse, X, y, penalized)
+    obj = Objective(model, half_mse, (X, y), dtype=torch.float64, penalized=penalized)
     fista, sk, w_prev = [], [], w_star.clone()
     for alpha in alphas:
         fit = minimize_fista(obj, w_prev, float(alpha), tol=1e-12)
@@ -115,7 +116,7 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     # One run of reglab's l1_prox through the trainer (full batch: proximal gradient descent).
     alpha_demo = float(np.median(zero_alpha))
     run = ctx.train(_prox_config(seed, alpha_demo, quick))
-    w_ista = next(p for n_, p in run.model.named_parameters() if n_.endswith("weight")).detach().cpu().double()[0]
+    w_ista = linear_weight(run.model)
     pred_demo = soft_threshold(w_star.numpy(), h.numpy(), alpha_demo)
 
     below = [int(np.argmin(np.abs(alphas - 0.99 * z))) for z in zero_alpha]
@@ -190,29 +191,17 @@ def reading(summary: dict) -> str:
 def _two_d_figure(two: dict):
     fig, axes = new_figure(2, 1, width=5.2, height=4.6)
     ax = axes[0, 0]
-    h, w_star = np.array(two["h_diag"]), np.array(two["w_star"])
+    h, path = np.array(two["h_diag"]), np.array(two["path"])
     g = np.linspace(-0.45, 1.45, 241)
-    W1, W2 = np.meshgrid(g, g)
-    loss = 0.5 * (h[0] * (W1 - w_star[0]) ** 2 + h[1] * (W2 - w_star[1]) ** 2)
-    shown = np.array(two["shown_w_tilde"])
-    level = 0.5 * float(h @ (shown - w_star) ** 2)
-    ax.contour(W1, W2, loss, levels=level * np.array([0.05, 0.3, 2.2, 4.0]), colors=PALETTE[0], linewidths=0.8,
-               alpha=0.6)
-    ax.contour(W1, W2, loss, levels=[level], colors=PALETTE[0], linewidths=1.8)
-    l1 = np.abs(W1) + np.abs(W2)
-    ax.contour(W1, W2, l1, levels=[0.5, 1.0, 1.5, 2.0], colors="gray", linestyles="--", linewidths=0.8)
-    ax.contour(W1, W2, l1, levels=[float(np.abs(shown).sum())], colors="black", linestyles="--", linewidths=1.4)
-    path = np.array(two["path"])
-    ax.plot(path[:, 0], path[:, 1], color=PALETTE[1], lw=2.2, label="path w̃(α), α: 0 → 1.4")
-    for a, w in zip(two["marked_alphas"], two["marked_w_tilde"]):
-        ax.plot(*w, "o", color=PALETTE[1], ms=4)
-        ax.annotate(f"α={a:g}", w, textcoords="offset points", xytext=(6, -4), fontsize=7, color=PALETTE[1])
-    ax.plot(*w_star, "*", color="black", ms=13, label="w* (minimum of C₀)")
-    ax.plot(*shown, "o", color="black", mfc="white", ms=8, mew=1.8, label=f"w̃ at α = {two['shown_alpha']:g}: w₁ = 0")
+    l1 = lambda w1, w2: np.abs(w1) + np.abs(w2)  # noqa: E731
+    plot_penalty_geometry(ax, np.diag(h), two["w_star"], g, l1, path=path,
+                          marked_alphas=two["marked_alphas"], marked_w=two["marked_w_tilde"],
+                          shown=two["shown_w_tilde"], loss_scales=[0.05, 0.3, 2.2, 4.0],
+                          penalty_levels=[0.5, 1.0, 1.5, 2.0], path_label="path w̃(α), α: 0 → 1.4",
+                          shown_label=f"w̃ at α = {two['shown_alpha']:g}: w₁ = 0", label_offset=(6, -4), path_lw=2.2)
     ax.axhline(0, color="black", lw=0.6)
     ax.axvline(0, color="black", lw=0.6)
-    ax.set(xlim=(g[0], g[-1]), ylim=(g[0], g[-1]), aspect="equal", xlabel="w₁", ylabel="w₂",
-           title=f"H = diag({h[0]:g}, {h[1]:g}): solid C₀, dashed ‖w‖₁")
+    ax.set(title=f"H = diag({h[0]:g}, {h[1]:g}): solid C₀, dashed ‖w‖₁")
     ax.legend(fontsize=7, loc="lower right")
     ax2 = axes[0, 1]
     alphas = np.array(two["path_alphas"])

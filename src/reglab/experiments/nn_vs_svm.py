@@ -29,8 +29,9 @@ import math
 
 import numpy as np
 
+from reglab.data import Splits
 from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
-from reglab.experiments._common import fmt_pm, mean_sd_lists
+from reglab.experiments._common import flat_arrays, fmt_pm, mean_sd_lists
 from reglab.experiments._plot import PALETTE, new_figure
 
 SIZES = [100, 250, 500, 1000, 2500, 5000]
@@ -58,19 +59,19 @@ def _config(n: int, seed: int, quick: bool) -> dict:
     }
 
 
-def _flat(split) -> tuple[np.ndarray, np.ndarray]:
-    """The same pixels the MLP sees (its first layer flattens), as float64 rows for scikit-learn."""
-    return split.x.reshape(len(split), -1).double().numpy(), split.y.numpy()
+def svm_accuracy(n: int, splits: Splits | None = None) -> tuple[float, float, int]:
+    """Train and test accuracy of the default RBF SVC on the first n training images, and its support vectors.
 
-
-def svm_accuracy(n: int) -> tuple[float, float, int]:
-    """Train and test accuracy of the default RBF SVC on the first n training images, and its support vectors."""
+    ``splits`` is the MNIST sample with ``n_train = n`` (what the MLP of that size trained on); by
+    default it is loaded.
+    """
     from sklearn.svm import SVC
 
-    from reglab.data import load_dataset
+    if splits is None:
+        from reglab.data import load_dataset
 
-    splits = load_dataset("mnist", n_train=n)
-    (x, y), (x_test, y_test) = _flat(splits.train), _flat(splits.test)
+        splits = load_dataset("mnist", n_train=n)
+    (x, y), (x_test, y_test) = flat_arrays(splits.train), flat_arrays(splits.test)
     svc = SVC(**SVM_PARAMS).fit(x, y)
     return float(svc.score(x, y)), float(svc.score(x_test, y_test)), int(svc.n_support_.sum())
 
@@ -79,16 +80,18 @@ def compute(ctx: ExperimentContext) -> dict:
     sizes = QUICK_SIZES if ctx.quick else SIZES
     mlp_test: dict[int, list[float]] = {n: [] for n in sizes}
     mlp_train: dict[int, list[float]] = {n: [] for n in sizes}
+    trained_on = {}  # n → the splits ctx.train loaded (the same for every seed)
     for seed in range(ctx.seeds):
         for n in sizes:
             ctx.log(f"MLP n = {n}, seed {seed}")
-            final = ctx.train(_config(n, seed, ctx.quick)).final
+            result = ctx.train(_config(n, seed, ctx.quick))
+            final, trained_on[n] = result.final, result.splits
             mlp_test[n].append(1.0 - final["test_error"])
             mlp_train[n].append(1.0 - final["train_error"])
     svm = {}
     for n in sizes:
         ctx.log(f"SVM n = {n}")
-        svm[n] = svm_accuracy(n)
+        svm[n] = svm_accuracy(n, trained_on[n])
 
     mlp_mean, mlp_sd = mean_sd_lists([mlp_test[n] for n in sizes])
     svm_test = [svm[n][1] for n in sizes]

@@ -14,7 +14,7 @@ C₀ = (1/2n)‖Xw − y‖²), for a grid of λ:
 * the penalized solution w̃(λ) = (H + λI)⁻¹Xᵀy/n in closed form, and its norm
   k(λ) (also from ``reglab.theory.constraint_radius``);
 * the solution on the ball of radius k(λ) by projected gradient descent on the
-  flat objective (``reglab.verify.FlatObjective``), and by reglab's ``l2_ball``
+  flat objective (``reglab.curvature.Objective``), and by reglab's ``l2_ball``
   regularizer trained through ``ctx.train`` with full-batch gradient steps
   (no momentum), each projection coming after the step;
 * their distance to w̃(λ), the multiplier μ̂ = −⟨∇C₀(w), w⟩/‖w‖² read off each
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from reglab.experiments._base import ExperimentContext, Table, full_batch_linear_config, register
-from reglab.experiments._common import stat
+from reglab.experiments._common import linear_weight, stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize.ops import project_l2_ball
 from reglab.theory import alpha_for_radius, constraint_radius
@@ -56,7 +56,7 @@ def _ball_config(seed: int, radius: float, lam: float, quick: bool) -> dict:
 
 def _projected_gradient(obj, radius: float, steps: int = 20_000, tol: float = 1e-14) -> tuple[torch.Tensor, int]:
     """w ← Π(w − η∇C₀(w)) with Π the projection onto ‖w‖₂ ≤ radius, from w = 0."""
-    w = torch.zeros(obj.mask.numel(), dtype=torch.float64)
+    w = torch.zeros(obj.size, dtype=torch.float64)
     for step in range(1, steps + 1):
         new = project_l2_ball([w - LR * obj.grad(w)], radius)[0]
         if float((new - w).norm()) <= tol * max(float(new.norm()), 1.0):
@@ -71,11 +71,10 @@ def _multiplier(obj, w: torch.Tensor) -> float:
 
 
 def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: list[int]) -> dict:
+    from reglab.curvature import Objective
     from reglab.data import load_dataset
     from reglab.models import build_model
-    from reglab.regularize import select_parameters
     from reglab.train import half_mse
-    from reglab.verify import FlatObjective
 
     cfg = ctx.config({"data": _data_config(seed), "model": {"kind": "linear", "bias": False}})
     splits = load_dataset(cfg.data)
@@ -89,14 +88,13 @@ def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: lis
     radii_theory = constraint_radius(H, w_star, torch.from_numpy(lambdas))
 
     model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=seed)
-    obj = FlatObjective(model, half_mse, X, y, [n_ for n_, _ in select_parameters(model, "weights")])
+    obj = Objective(model, half_mse, (X, y), dtype=torch.float64)  # C₀ only: no penalty term is asked of it
     pgd, steps = zip(*[_projected_gradient(obj, float(k)) for k in radii])
     pgd = torch.stack(pgd)
     trained = {}
     for i in train_idx:
         result = ctx.train(_ball_config(seed, float(radii[i]), float(lambdas[i]), ctx.quick))
-        w = next(p for name, p in result.model.named_parameters() if name.endswith("weight"))
-        trained[i] = (w.detach().cpu().double().reshape(-1), result.run_id)
+        trained[i] = (linear_weight(result.model), result.run_id)
 
     k_fine = np.linspace(0.02, 1.0, 80) * float(w_star.norm())
     lam_fine = np.logspace(np.log10(lambdas[0]) - 0.5, np.log10(lambdas[-1]) + 0.5, 120)

@@ -113,30 +113,31 @@ def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     return 0.5 * _mse(theta, x, y) + float(l2_penalty([torch.from_numpy(theta[1:])], ALPHA))
 
 
-def _model_theta(model) -> np.ndarray:
-    """(bias, weights) of reglab's one-layer poly model, in the closed form's order."""
-    linear = [m for m in model.modules() if hasattr(m, "weight")][-1]
-    return np.concatenate([linear.bias.detach().double().numpy(), linear.weight.detach().double().numpy()[0]])
+def _theta(params: dict) -> np.ndarray:
+    """(bias, weights) of reglab's one-layer poly model, in the closed form's order, from ``{name: tensor}``."""
+    (bias,) = [t for name, t in params.items() if name.endswith("bias")]
+    (weight,) = [t for name, t in params.items() if name.endswith("weight")]
+    return np.concatenate([bias.detach().double().numpy(), weight.detach().double().numpy()[0]])
 
 
 def _stored_runs(ctx: ExperimentContext, sweep0: dict) -> list[dict]:
     """Train degree 3 and degree n − 1 with the penalty through ctx.train; compare with the minimizer."""
     import torch
 
+    from reglab.curvature import Objective
     from reglab.train import half_mse
-    from reglab.verify import FlatObjective, minimize_lbfgs
+    from reglab.verify import minimize_lbfgs
 
     x, y = sweep0["x"], sweep0["y"]
     rows = []
     for degree in (TRUE_DEGREE, N_POINTS - 1):
         result = ctx.train(_run_config(degree, ctx.quick))
-        theta_gd = _model_theta(result.model)
+        theta_gd = _theta(dict(result.model.named_parameters()))
         theta_cf = sweep0["fits"][ALPHA]["theta"][degree]
-        obj = FlatObjective(result.model, half_mse, torch.from_numpy(x)[:, None], torch.from_numpy(y)[:, None],
-                            result.penalized)
+        obj = Objective(result.model, half_mse, (torch.from_numpy(x)[:, None], torch.from_numpy(y)[:, None]),
+                        dtype=torch.float64, penalized=result.penalized)
         fit = minimize_lbfgs(obj, obj.vector(), ALPHA, tol=1e-12)
-        obj.load(fit.w)
-        theta_lbfgs = _model_theta(result.model)
+        theta_lbfgs = _theta(obj.unflatten(fit.w))
         phi = design(x, degree)
         rows.append({
             "degree": degree, "run_id": result.run_id, "epochs": len(result.history),

@@ -19,11 +19,13 @@ without bound as the tanh units saturate), so the reference point is the
 minimizer w₀ = w̃(α₀) at a small α₀ = 0.01 (trained with ``ctx.train``, then
 polished with full-batch L-BFGS). With H₀ = ∇²C₀(w₀) the quadratic model
 predicts w̃(α) = w₀ − (H₀ + αI)⁻¹(∇C₀(w₀) + αw₀) = (H₀ + αI)⁻¹(H₀ + α₀I)w₀
-(``reglab.theory.newton_step_prediction``): the factor along qᵢ is
+(``reglab.theory.predict`` with ``grad0 = ∇C₀(w₀)``): the factor along qᵢ is
 (λᵢ + α₀)/(λᵢ + α), the notes' λᵢ/(λᵢ + α) for α₀ → 0. The figure is the plane
-through w₀ of the top-2 eigenvectors of H₀ (``hessian_operator`` + ``eigen``):
-C₀ on that plane, the penalty circles, and the projections of w̃(α) — predicted,
-and trained to the minimizer with L-BFGS.
+through w₀ of the top-2 eigenvectors of H₀ (``HessianOperator`` on the
+``reglab.curvature.Objective`` at w₀, + ``eigen``): C₀ on that plane, the penalty
+circles, and the projections of w̃(α) — predicted, and trained to the minimizer
+with L-BFGS (``reglab.verify.fit_minimizers``). The two are judged by
+``reglab.verify.compare`` (relative error ≤ ``HOLDS_THRESHOLD``), as in ``reglab verify``.
 
 Convention: α multiplies (α/2)‖w‖² added to the *mean* training loss C₀ (torch
 SGD's ``weight_decay``, Goodfellow's α; Nielsen's λ = α·n), and H is the Hessian
@@ -40,11 +42,12 @@ import math
 import numpy as np
 import torch
 
-from reglab.curvature import eigen, hessian, hessian_operator
+from reglab.curvature import HessianOperator, Objective, dense_hessian, eigen
 from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._common import fmt_pm
-from reglab.experiments._plot import PALETTE, new_figure
-from reglab.theory import newton_step_prediction, ridge_transform, shrink_factors
+from reglab.experiments._plot import PALETTE, new_figure, plot_penalty_geometry
+from reglab.theory import predict, ridge_transform, shrink_factors
+from reglab.verify import HOLDS_THRESHOLD, classification_error, compare, fit_minimizers, minimize_lbfgs
 
 # (a) the 2-parameter quadratic
 ANGLE_DEG = 30.0
@@ -57,7 +60,6 @@ SHOWN_ALPHA = 0.1  # the w̃ drawn with its tangent ellipse and circle
 REFERENCE_ALPHA = 0.01
 NET_ALPHAS = (0.011, 0.013, 0.02, 0.03, 0.1, 0.3, 1.0, 3.0)
 NET_ALPHAS_QUICK = (0.012, 0.03, 0.3, 1.0)
-HOLDS = 0.05  # relative error up to which the prediction "holds" (as in reglab verify)
 
 
 def _quadratic() -> dict:
@@ -97,61 +99,47 @@ def _net_config(seed: int) -> dict:
 
 
 def _network(ctx: ExperimentContext, seed: int, alphas: tuple[float, ...]) -> dict:
-    from reglab.verify import FlatObjective, minimize_lbfgs
-
     result = ctx.train(_net_config(seed))
-    splits, loss_fn = result.splits, result.loss_fn
-    model = result.model.cpu()
-    names = [n for n, _ in model.named_parameters()]
-    obj = FlatObjective(model, loss_fn, splits.train.x, splits.train.y, names)
+    # Every parameter, biases included, is in w and penalized (Objective's defaults).
+    obj = Objective(result.model.cpu(), result.loss_fn, (result.splits.train.x, result.splits.train.y),
+                    dtype=torch.float64)
     ref = minimize_lbfgs(obj, obj.vector(), REFERENCE_ALPHA, tol=1e-10, max_iter=5000)
     w0 = ref.w
-    obj.load(w0)
-    top = eigen(hessian_operator(obj.model, loss_fn, (obj.x, obj.y), dtype=torch.float64), 2)
+    at = obj.at(w0)
+    top = eigen(HessianOperator(at), 2)
     lam, Q = top.eigenvalues.double(), top.eigenvectors.double()
     Q = Q * torch.where(Q.T @ w0 < 0, -1.0, 1.0)  # orient each qᵢ so w₀ has positive coordinates
-    H = hessian(obj.model, loss_fn, (obj.x, obj.y))
-    g0 = obj.grad(w0, 0.0)
+    H = dense_hessian(at)
+    g0 = obj.grad(w0)
     c0 = Q.T @ w0
 
     path_alphas = torch.logspace(math.log10(REFERENCE_ALPHA), math.log10(max(alphas) * 3), 121,
                                  dtype=torch.float64)
-    path = newton_step_prediction(H, g0, w0, path_alphas) @ Q
-    trained, predicted, fits = [], [], []
-    w_prev = w0
-    for alpha in alphas:
-        fit = minimize_lbfgs(obj, w_prev, alpha, tol=1e-10, max_iter=5000)
-        w_prev = fit.w
-        trained.append(fit.w)
-        predicted.append(newton_step_prediction(H, g0, w0, alpha))
-        fits.append(fit)
-    trained_t, predicted_t = torch.stack(trained), torch.stack(predicted)
-    rel = _relative(predicted_t, trained_t)
-    rel_plane = _relative(predicted_t @ Q, trained_t @ Q)
+    path = predict(H, w0, path_alphas, grad0=g0) @ Q
+    fits = fit_minimizers(obj, w0, alphas, tol=1e-10, max_iter=5000)
+    trained_t = torch.stack([fit.w for fit in fits])
+    predicted_t = predict(H, w0, list(alphas), grad0=g0)
+    full = compare(predicted_t, trained_t, HOLDS_THRESHOLD)
+    plane = compare(predicted_t @ Q, trained_t @ Q, HOLDS_THRESHOLD)
     factors_pred = ((lam[None, :] + REFERENCE_ALPHA) / (lam[None, :] + torch.tensor(alphas)[:, None])).tolist()
-    plane = _loss_plane(obj, w0, Q, c0, [trained_t @ Q, predicted_t @ Q])
+    loss_plane = _loss_plane(obj, w0, Q, c0, [trained_t @ Q, predicted_t @ Q])
     return {
         "seed": seed, "run_id": result.run_id, "n_parameters": len(w0),
         "reference_alpha": REFERENCE_ALPHA, "reference_grad_norm": ref.grad_norm,
-        "reference_converged": ref.converged, "reference_train_error": obj.error(w0),
+        "reference_converged": ref.converged, "reference_train_error": classification_error(obj, w0),
         "reference_norm": float(w0.norm()),
         "eigenvalues_top2": lam.tolist(), "eigen_residuals": top.residual_norms.tolist(), "eigen_method": top.method,
         "smallest_eigenvalue": float(torch.linalg.eigvalsh(H)[0]),
         "c_reference": c0.tolist(), "alphas": list(alphas),
         "projection_trained": (trained_t @ Q).tolist(), "projection_predicted": (predicted_t @ Q).tolist(),
         "factors_predicted": factors_pred, "factors_observed": ((trained_t @ Q) / c0).tolist(),
-        "rel_err_full": rel, "rel_err_plane": rel_plane,
-        "cosine_full": torch.nn.functional.cosine_similarity(predicted_t, trained_t).tolist(),
-        "norm_trained": trained_t.norm(dim=1).tolist(), "norm_predicted": predicted_t.norm(dim=1).tolist(),
+        "rel_err_full": [c.rel_err for c in full], "rel_err_plane": [c.rel_err for c in plane],
+        "holds_full": [c.holds for c in full], "holds_plane": [c.holds for c in plane],
+        "cosine_full": [c.cosine for c in full],
+        "norm_trained": [c.norm_trained for c in full], "norm_predicted": [c.norm_predicted for c in full],
         "trained_converged": [f.converged for f in fits], "trained_grad_norm": [f.grad_norm for f in fits],
-        "path_alphas": path_alphas.tolist(), "path_projection": path.tolist(), "plane": plane,
+        "path_alphas": path_alphas.tolist(), "path_projection": path.tolist(), "plane": loss_plane,
     }
-
-
-def _relative(pred: torch.Tensor, trained: torch.Tensor) -> list[float]:
-    """‖pred − trained‖ / max(‖pred‖, ‖trained‖) per row: bounded (≤ 2) even where a network collapses to 0."""
-    scale = torch.maximum(pred.norm(dim=1), trained.norm(dim=1)).clamp(min=1e-300)
-    return ((pred - trained).norm(dim=1) / scale).tolist()
 
 
 def _loss_plane(obj, w0: torch.Tensor, Q: torch.Tensor, c0: torch.Tensor, extra: list[torch.Tensor],
@@ -183,13 +171,13 @@ def compute(ctx: ExperimentContext) -> dict:
                       "Nielsen's λ = α·n); H is the Hessian of that mean loss. Network: all parameters penalized; "
                       "reference w₀ = argmin C₀ + (α₀/2)‖w‖², predicted factor (λᵢ+α₀)/(λᵢ+α)",
         "quadratic": quad, "network": nets,
-        "network_holds_threshold": HOLDS,
+        "network_holds_threshold": HOLDS_THRESHOLD,
     }
 
 
 def figures(summary: dict) -> dict:
     return {"quadratic_geometry": _quadratic_figure(summary["quadratic"]),
-            "network_plane": _network_figure(summary["network"][0])}
+            "network_plane": _network_figure(summary["network"][0], summary["network_holds_threshold"])}
 
 
 def tables(summary: dict) -> list[Table]:
@@ -213,33 +201,19 @@ def tables(summary: dict) -> list[Table]:
 
 
 def reading(summary: dict) -> str:
-    return _reading(summary["quadratic"], summary["network"])
+    return _reading(summary["quadratic"], summary["network"], summary["network_holds_threshold"])
 
 
 def _quadratic_figure(quad: dict):
     fig, axes = new_figure(2, 1, width=5.4, height=4.8)
     ax = axes[0, 0]
-    H, w_star = np.array(quad["H"]), np.array(quad["w_star"])
-    Q, lam = np.array(quad["eigenvectors"]), np.array(quad["eigenvalues"])
+    w_star, Q, lam = np.array(quad["w_star"]), np.array(quad["eigenvectors"]), np.array(quad["eigenvalues"])
     g = np.linspace(-0.8, 2.8, 241)
-    W1, W2 = np.meshgrid(g, g)
-    D = np.stack([W1 - w_star[0], W2 - w_star[1]], -1)
-    loss = 0.5 * np.einsum("...i,ij,...j->...", D, H, D)
-    shown = np.array(quad["shown_w_tilde"])
-    loss_at = 0.5 * (shown - w_star) @ H @ (shown - w_star)
-    ax.contour(W1, W2, loss, levels=loss_at * np.array([0.08, 0.3, 2.5, 5.0, 9.0]), colors=PALETTE[0],
-               linewidths=0.8, alpha=0.6)
-    ax.contour(W1, W2, loss, levels=[loss_at], colors=PALETTE[0], linewidths=1.8)
-    norm = np.hypot(W1, W2)
-    ax.contour(W1, W2, norm, levels=[0.5, 1.0, 1.5, 2.5], colors="gray", linestyles="--", linewidths=0.8)
-    ax.contour(W1, W2, norm, levels=[float(np.linalg.norm(shown))], colors="black", linestyles="--", linewidths=1.4)
-    path = np.array(quad["path"])
-    ax.plot(path[:, 0], path[:, 1], color=PALETTE[1], lw=2, label="path w̃(α), α: 10⁻³ → 30")
-    for a, w in zip(quad["marked_alphas"], quad["marked_w_tilde"]):
-        ax.plot(*w, "o", color=PALETTE[1], ms=4)
-        ax.annotate(f"α={a:g}", w, textcoords="offset points", xytext=(5, -10), fontsize=7, color=PALETTE[1])
-    ax.plot(*w_star, "*", color="black", ms=13, label="w* (minimum of C₀)")
-    ax.plot(*shown, "o", color="black", mfc="white", ms=8, mew=1.8, label=f"w̃ at α = {quad['shown_alpha']:g}")
+    plot_penalty_geometry(ax, quad["H"], w_star, g, np.hypot, path=quad["path"], marked_alphas=quad["marked_alphas"],
+                          marked_w=quad["marked_w_tilde"], shown=quad["shown_w_tilde"],
+                          loss_scales=[0.08, 0.3, 2.5, 5.0, 9.0], penalty_levels=[0.5, 1.0, 1.5, 2.5],
+                          path_label="path w̃(α), α: 10⁻³ → 30", shown_label=f"w̃ at α = {quad['shown_alpha']:g}",
+                          label_offset=(5, -10))
     ax.plot(0, 0, "+", color="gray", ms=10)
     for i, color in ((0, PALETTE[2]), (1, PALETTE[3])):
         d = Q[:, i] * 0.55
@@ -247,8 +221,7 @@ def _quadratic_figure(quad: dict):
         ax.annotate(f"q{i + 1}: λ{i + 1} = {lam[i]:g}\nλ{i + 1}/(λ{i + 1}+α) = {quad['shown_factors'][i]:.2f}",
                     w_star + d, textcoords="offset points", xytext=(4, 2), fontsize=8, color=color,
                     bbox={"fc": "white", "ec": "none", "alpha": 0.75, "pad": 1})
-    ax.set(xlim=(g[0], g[-1]), ylim=(g[0], g[-1]), aspect="equal", xlabel="w₁", ylabel="w₂",
-           title=f"solid: C₀ ellipses, dashed: ‖w‖ circles; factors at α = {quad['shown_alpha']:g}")
+    ax.set(title=f"solid: C₀ ellipses, dashed: ‖w‖ circles; factors at α = {quad['shown_alpha']:g}")
     ax.legend(fontsize=7, loc="lower right")
     ax2 = axes[0, 1]
     alphas = np.logspace(-3, 1.5, 181)
@@ -268,7 +241,7 @@ def _quadratic_figure(quad: dict):
     return fig
 
 
-def _network_figure(net: dict):
+def _network_figure(net: dict, threshold: float):
     fig, axes = new_figure(3, 1, width=4.9, height=4.6)
     ax = axes[0, 0]
     plane = net["plane"]
@@ -319,7 +292,7 @@ def _network_figure(net: dict):
     ax3 = axes[0, 2]
     ax3.plot(net["alphas"], net["rel_err_full"], "o-", color=PALETTE[4], label="all parameters θ")
     ax3.plot(net["alphas"], net["rel_err_plane"], "s--", color=PALETTE[5], label="projection on q₁, q₂")
-    ax3.axhline(HOLDS, color="gray", ls="--", lw=0.8, label=f"{HOLDS:g}")
+    ax3.axhline(threshold, color="gray", ls="--", lw=0.8, label=f"{threshold:g}")
     ax3.set(xscale="log", yscale="log", xlabel="α", ylabel="‖w̃_pred − w̃‖ / max(‖w̃_pred‖, ‖w̃‖)",
             title=f"quadratic model vs trained, {net['n_parameters']} parameters")
     ax3.legend(fontsize=7)
@@ -327,7 +300,7 @@ def _network_figure(net: dict):
     return fig
 
 
-def _reading(quad: dict, nets: list[dict]) -> str:
+def _reading(quad: dict, nets: list[dict], threshold: float) -> str:
     f_small, f_big = quad["shown_factors"]
     parts = [f"On the quadratic, α = {quad['shown_alpha']:g} keeps {f_big:.0%} of w*'s component along the "
              f"high-curvature eigenvector (λ = {quad['eigenvalues'][1]:g}) but only {f_small:.0%} along the "
@@ -336,9 +309,10 @@ def _reading(quad: dict, nets: list[dict]) -> str:
     net = nets[0]
     alphas, lam = net["alphas"], net["eigenvalues_top2"]
     parts.append(f"On the MLP (seed 0; top Hessian eigenvalues {lam[0]:.3f}, {lam[1]:.3f} at w₀ = w̃(α₀), "
-                 f"α₀ = {net['reference_alpha']:g}), the predicted w̃(α) is within {HOLDS:.0%} of the trained "
-                 f"minimizer {_holds_range(alphas, net['rel_err_full'])} for the whole parameter vector, and "
-                 f"{_holds_range(alphas, net['rel_err_plane'])} for its projection on q₁, q₂.")
+                 f"α₀ = {net['reference_alpha']:g}), the predicted w̃(α) is within {threshold:.0%} of the trained "
+                 f"minimizer {_holds_range(alphas, net['holds_full'], net['rel_err_full'])} for the whole "
+                 f"parameter vector, and {_holds_range(alphas, net['holds_plane'], net['rel_err_plane'])} for its "
+                 "projection on q₁, q₂.")
     last, pred_last = net["factors_observed"][-1], net["factors_predicted"][-1]
     collapsed = net["norm_trained"][-1] < 0.05 * net["reference_norm"]
     parts.append(f"At the largest α = {alphas[-1]:g} the trained factors along q₁, q₂ are {last[0]:.2f}, "
@@ -349,10 +323,10 @@ def _reading(quad: dict, nets: list[dict]) -> str:
     return " ".join(parts)
 
 
-def _holds_range(alphas: list[float], errors: list[float]) -> str:
-    """'for α ≤ a' over the leading run of α where the error is at most HOLDS, and where it first breaks."""
+def _holds_range(alphas: list[float], holds: list[bool], errors: list[float]) -> str:
+    """'for α ≤ a' over the leading run of α where the prediction holds (``compare``), and where it first breaks."""
     ok = 0
-    while ok < len(alphas) and errors[ok] <= HOLDS:
+    while ok < len(alphas) and holds[ok]:
         ok += 1
     if ok == len(alphas):
         return f"for every α tried (up to {alphas[-1]:g})"

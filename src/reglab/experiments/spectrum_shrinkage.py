@@ -12,7 +12,8 @@ What is measured:
 1. **The spectrum of a trained MLP.** A small tanh MLP on scikit-learn's 8×8
    digits is trained by SGD through ``ctx.train``; the dense Hessian of its mean
    cross-entropy with respect to the *weights* (biases held at their trained
-   values) is built with :func:`reglab.curvature.hessian` in float64 and fully
+   values) is built with :func:`reglab.curvature.dense_hessian` on a float64
+   :class:`reglab.curvature.Objective` (the data and loss ``ctx.train`` used) and fully
    diagonalized with :func:`reglab.curvature.eigen`. The histogram of the
    eigenvalues (log-x) is overlaid with the shrink curves λ/(λ+α) for several α,
    and γ(α) is drawn against α. SGD stops near, not at, a minimum, so some
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from reglab.config import parse_config
-from reglab.curvature import eigen, hessian
+from reglab.curvature import Objective, dense_hessian, eigen
 from reglab.experiments._base import ExperimentContext, Table, register
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize import select_parameters
@@ -104,7 +105,8 @@ def _mlp_spectrum(ctx: ExperimentContext, seed: int) -> dict:
     result = ctx.train(_mlp_config(seed, ctx.quick))
     cfg, splits, loss_fn = result.config, result.splits, result.loss_fn
     names = [n for n, _ in select_parameters(result.model, "weights")]
-    H = hessian(result.model, loss_fn, (splits.train.x, splits.train.y), params=names, dtype=torch.float64)
+    # w = the weights; the biases are held at their trained values
+    H = dense_hessian(Objective(result.model, loss_fn, (splits.train.x, splits.train.y), names, dtype=torch.float64))
     values = eigen(H, H.shape[0], method="dense").eigenvalues
     positive = values.clamp(min=0.0)
     return {
@@ -277,7 +279,7 @@ def _tables(mlp: dict, checks: dict) -> list[Table]:
               "—" if c["shrink_max_abs_diff"] is None else f"{c['shrink_max_abs_diff']:.2e}",
               "yes" if c["holds"] else "no"] for name, check in checks.items() for c in check["cases"]]
     check_table = Table("predicted vs trained minimizer (reglab.verify)",
-                        ["problem", "α", "‖w̃_pred − w̃‖/‖w̃‖", "max |obs − pred| shrink", "holds"], vrows)
+                        ["problem", "α", "‖w̃_pred − w̃‖/max(‖w̃_pred‖, ‖w̃‖)", "max |obs − pred| shrink", "holds"], vrows)
     return [spectrum, gamma, check_table]
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from reglab.curvature import Objective
+from reglab.curvature._objective import flatten
 from reglab.regularize.ops import prox_l1
 
 __all__ = ["FlatObjective", "FitResult", "minimize_lbfgs", "minimize_fista", "fit_minimizers", "classification_error"]
@@ -26,20 +27,16 @@ __all__ = ["FlatObjective", "FitResult", "minimize_lbfgs", "minimize_fista", "fi
 class FlatObjective(Objective):
     """Deprecated: use ``Objective(model, loss_fn, (x, y), dtype=torch.float64, penalized=names)``.
 
-    The float64 objective over all of ``(x, y)`` with every trainable parameter in
-    ``w`` and ``penalized`` marking the L2/L1 mask. Kept for existing callers:
-    ``.x``, ``.y``, ``.l2(w, α)``, ``.grad(w, α)``, ``.error(w)``, ``.weight_mask``,
-    and ``.model``, a float64 eval-mode *copy* of the model that :meth:`load`
-    writes into. The caller's model is not converted (as it was before).
+    Nothing in reglab uses it any more; it is kept (without a runtime warning) for
+    code written against it. It is that :class:`~reglab.curvature.Objective` plus the
+    old attributes: ``.x``, ``.y``, ``.l2(w, α)`` (= ``loss``), ``.error(w)``
+    (= :func:`classification_error`), ``.weight_mask`` (the mask as float64) and
+    ``.model``, a float64 eval-mode copy of the model that :meth:`load` writes into
+    (with the caller's model); :meth:`vector` reads ``.model``, so it follows :meth:`load`.
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                  penalized: list[str]) -> None:
-        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-        unknown = set(penalized) - set(trainable)
-        if unknown:
-            raise ValueError(f"penalized parameters {sorted(unknown)} are not trainable parameters of the model")
-        y = y if y.dtype == torch.int64 else y.double()
         super().__init__(model, loss_fn, (x, y), dtype=torch.float64, penalized=penalized)
         self.x, self.y = self.batches[0]
         self._caller = model
@@ -49,7 +46,7 @@ class FlatObjective(Objective):
     def vector(self) -> torch.Tensor:
         """The flat ``w`` of ``.model`` (after :meth:`load`, the loaded one)."""
         params = dict(self.model.named_parameters())
-        return torch.cat([params[n].detach().reshape(-1) for n in self.names]).double()
+        return flatten([params[n].detach() for n in self.names])
 
     def load(self, w: torch.Tensor) -> None:
         """Write ``w`` into ``.model`` and into the caller's model (cast to its dtype)."""
