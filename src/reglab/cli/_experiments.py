@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.text import Text
 from rich.table import Table
 
 from reglab.cli._common import emit_json, guard, stderr, stdout
@@ -82,12 +83,15 @@ def report_command(
 
         for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
             redraw(summary)
-    path = build_report(directory, output)
+    skipped: list[dict[str, str]] = []
+    path = build_report(directory, output, skipped=skipped)
     names = [e["name"] for e in collect_experiments(directory)]
+    for s in skipped:
+        stderr.print(Text(f"warning: skipped {s['path']}: {s['reason']}"), highlight=False)
     if json_:
-        emit_json({"report": str(path), "experiments": names})
+        emit_json({"report": str(path), "experiments": names, "skipped": skipped})
     else:
-        stdout.print(f"report with {len(names)} experiments: {path}")
+        stdout.print(Text(f"report with {len(names)} experiments: {path}"))
     if open_:
         webbrowser.open(path.resolve().as_uri())
 

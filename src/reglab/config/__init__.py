@@ -10,21 +10,12 @@ from reglab.config._data import (
 )
 from reglab.config._load import apply_overrides, config_hash, config_to_toml, load_config, parse_config, read_toml
 from reglab.config._sections import AugmentConfig, VerifyConfig
-from reglab.config._schema import (
-    DataConfig,
-    DropoutConfig,
-    EarlyStoppingConfig,
-    L1Config,
-    L1ProxConfig,
-    L2BallConfig,
-    L2Config,
-    MaxNormConfig,
-    ModelConfig,
-    RegularizerConfig,
-    RunConfig,
-    TrainConfig,
-    WeightDecayConfig,
-)
+from reglab.config._data import DataConfig
+from reglab.config._schema import ModelConfig, RunConfig, TrainConfig
+
+# the [[regularizer]] entries' classes live beside their pieces (see _schema's docstring)
+from reglab.regularize import (DropoutConfig, EarlyStoppingConfig, L1Config, L1ProxConfig, L2BallConfig, L2Config,
+                               MaxNormConfig, RegularizerConfig, WeightDecayConfig)
 
 __all__ = [
     "AugmentConfig",
@@ -39,15 +30,8 @@ __all__ = [
     "LinearDataConfig",
     "ModelConfig",
     "TrainConfig",
-    "RegularizerConfig",
-    "L2Config",
-    "WeightDecayConfig",
-    "L1Config",
-    "L1ProxConfig",
-    "L2BallConfig",
-    "MaxNormConfig",
-    "DropoutConfig",
-    "EarlyStoppingConfig",
+    "RegularizerConfig", "L2Config", "WeightDecayConfig", "L1Config", "L1ProxConfig", "L2BallConfig", "MaxNormConfig",
+    "DropoutConfig", "EarlyStoppingConfig",
     "load_config",
     "parse_config",
     "apply_overrides",

@@ -26,34 +26,10 @@ from pydantic import model_validator
 
 from reglab.config._data import DataConfig, DataSection, DigitsDataConfig
 from reglab.config._sections import AugmentConfig, VerifyConfig
-from reglab.regularize import (
-    DropoutConfig,
-    EarlyStoppingConfig,
-    L1Config,
-    L1ProxConfig,
-    L2BallConfig,
-    L2Config,
-    MaxNormConfig,
-    RegularizerConfig,
-    WeightDecayConfig,
-)
+from reglab.regularize import RegularizerConfig
 from reglab.regularize._schema import Field, Schema
 
-__all__ = [
-    "DataConfig",
-    "ModelConfig",
-    "TrainConfig",
-    "L2Config",
-    "WeightDecayConfig",
-    "L1Config",
-    "L1ProxConfig",
-    "L2BallConfig",
-    "MaxNormConfig",
-    "DropoutConfig",
-    "EarlyStoppingConfig",
-    "RegularizerConfig",
-    "RunConfig",
-]
+__all__ = ["ModelConfig", "TrainConfig", "RunConfig"]
 
 class ModelConfig(Schema):
     """The network: an MLP, linear regression or logistic regression."""

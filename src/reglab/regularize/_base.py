@@ -36,7 +36,7 @@ already and is not checked again. A bad value is a ``ConfigError`` naming the fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import nn
@@ -163,6 +163,28 @@ class BoundTransform(Bound):
 def _sum(values: Any) -> torch.Tensor | None:
     terms = [t for t in values if t is not None]
     return torch.stack(terms).sum() if len(terms) > 1 else (terms[0] if terms else None)
+
+
+class BoundPenalty(BoundStep):
+    """A penalty term ``op(tensors, alpha)`` on the mean loss (``op`` from :mod:`reglab.regularize.ops`).
+
+    Strength 0 or no selected tensors adds nothing (None), so a zero-strength piece leaves
+    training bit-identical.
+    """
+
+    op: ClassVar[Callable[[Sequence[torch.Tensor], float], torch.Tensor]]
+
+    def __init__(self, params: Params, alpha: float) -> None:
+        super().__init__(params)
+        self.alpha = alpha
+
+    def penalty(self) -> torch.Tensor | None:
+        if self.alpha == 0.0 or not self.params:
+            return None
+        return type(self).op(self.tensors, self.alpha)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "alpha": self.alpha}
 
 
 class BoundSteps(BoundStep):

@@ -34,24 +34,14 @@ import torch
 from torch import nn
 
 from reglab.regularize import ops
-from reglab.regularize._base import BindContext, BoundStep, Params, Strength
+from reglab.regularize._base import BindContext, BoundPenalty, BoundStep, Params, Strength
 from reglab.regularize._config import StrengthConfig
 
 __all__ = ["L1", "L1Prox", "L1Config", "L1ProxConfig"]
 
 
-class _BoundL1(BoundStep):
-    def __init__(self, params: Params, alpha: float) -> None:
-        super().__init__(params)
-        self.alpha = alpha
-
-    def penalty(self) -> torch.Tensor | None:
-        if self.alpha == 0.0 or not self.params:
-            return None
-        return ops.l1_penalty(self.tensors, self.alpha)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "alpha": self.alpha}
+class _BoundL1(BoundPenalty):
+    op = staticmethod(ops.l1_penalty)
 
 
 @dataclass(frozen=True)

@@ -20,22 +20,15 @@ import torch
 from torch import nn
 
 from reglab.regularize import ops
-from reglab.regularize._base import BindContext, BoundStep, Params, Step, Strength
+from reglab.regularize._base import BindContext, BoundPenalty, BoundStep, Params, Step, Strength
 from reglab.regularize._config import MaskedConfig, StrengthConfig
 from reglab.regularize._schema import Field
 
 __all__ = ["L2", "WeightDecay", "L2Config", "WeightDecayConfig"]
 
 
-class _BoundL2(BoundStep):
-    def __init__(self, params: Params, alpha: float) -> None:
-        super().__init__(params)
-        self.alpha = alpha
-
-    def penalty(self) -> torch.Tensor | None:
-        if self.alpha == 0.0 or not self.params:
-            return None
-        return ops.l2_penalty(self.tensors, self.alpha)
+class _BoundL2(BoundPenalty):
+    op = staticmethod(ops.l2_penalty)
 
     def loss_penalty(self) -> torch.Tensor | None:
         return None  # the gradient αw is added directly, see add_penalty_grad
@@ -50,9 +43,6 @@ class _BoundL2(BoundStep):
                 p.grad = torch.zeros_like(p)
         with torch.no_grad():
             ops.l2_penalty_grad(tensors, self.alpha, out=[p.grad for p in tensors])
-
-    def describe(self) -> dict:
-        return {**super().describe(), "alpha": self.alpha}
 
 
 @dataclass(frozen=True)

@@ -29,22 +29,50 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def collect_experiments(directory: str | Path) -> list[dict[str, Any]]:
+_DEFAULTS: dict[str, Any] = {"description": "", "source": "", "seconds": 0.0, "quick": False, "seeds": 1,
+                             "run_ids": [], "configs": {}, "versions": {}, "reading": "", "figures": []}
+
+
+def _problem(doc: Any) -> str | None:
+    """Why a parsed summary.json cannot be shown, or None when it can."""
+    if not isinstance(doc, dict):
+        return "it is not a JSON object"
+    missing = [k for k in ("name", "title", "summary", "tables") if k not in doc]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    tables = doc["tables"]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) and {"title", "columns", "rows"} <= set(t)
+                                               and isinstance(t["rows"], list) for t in tables):
+        return "its tables are not lists of {title, columns, rows}"
+    if not isinstance(doc.get("figures", []), list) or not isinstance(doc.get("run_ids", []), list):
+        return "its figures or run_ids are not lists"
+    return None
+
+
+def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Every ``experiments/NAME/summary.json`` under ``directory``, in the registry's order.
 
     The order is the ``order`` each summary stored when it was written (the experiment's
     place in the registry), so the report never imports the experiments; summaries
-    without one come last, by name.
+    without one come last, by name. A summary that cannot be read or lacks what the page
+    shows is left out, and ``{"path", "reason"}`` is appended to ``skipped`` when given:
+    one damaged file does not take the whole report down.
     """
     root = Path(directory)
     if not root.is_dir():
-        raise RunError(f"no such results folder: {root}")
+        raise RunError(f"no such results folder: {root}", field="DIRECTORY")
     found = []
     for path in sorted((root / "experiments").glob("*/summary.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RunError(f"{path} is not valid JSON: {exc}") from None
+            problem = _problem(doc)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = f"it cannot be read as JSON ({exc})"
+        if problem:
+            if skipped is not None:
+                skipped.append({"path": str(path), "reason": problem})
+            continue
+        doc = {**_DEFAULTS, **doc}
         doc["images"] = [
             {"name": name, "data": base64.b64encode((path.parent / name).read_bytes()).decode("ascii")}
             for name in doc.get("figures", []) if name.endswith(".png") and (path.parent / name).exists()
@@ -58,15 +86,19 @@ def collect_experiments(directory: str | Path) -> list[dict[str, Any]]:
     return sorted(found, key=position)
 
 
-def build_report(directory: str | Path, output: str | Path | None = None, *, title: str = "reglab report") -> Path:
-    """Write ``DIR/report.html`` (or ``output``) and return its path."""
+def build_report(directory: str | Path, output: str | Path | None = None, *, title: str = "reglab report",
+                 skipped: list[dict[str, str]] | None = None) -> Path:
+    """Write ``DIR/report.html`` (or ``output``) and return its path; unreadable summaries go to ``skipped``."""
     root = Path(directory)
-    experiments = collect_experiments(root)
+    experiments = collect_experiments(root, skipped)
     env = Environment(loader=PackageLoader("reglab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     env.filters["cell"] = _cell
     html = env.get_template("report.html.j2").render(
         title=title, experiments=experiments, source_dir=str(root), version=__version__,
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     target = Path(output) if output else root / "report.html"
-    target.write_text(html, encoding="utf-8")
+    try:
+        target.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"cannot write the report {target}: {exc.strerror or exc}", field="--output") from None
     return target

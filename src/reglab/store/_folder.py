@@ -16,38 +16,47 @@ runs); the folders are the truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 from reglab._json import dumps, strict_json
 from reglab.errors import StoreError
 
-__all__ = ["RunFolder", "write_atomic"]
+__all__ = ["RunFolder", "write_atomic", "atomic_open"]
 
 RECORD = "run.json"
 METRICS = "metrics.jsonl"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never a part.
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    A failure (disk full, no permission) is a :class:`StoreError` naming the file; the old
-    file is left as it was and no temporary file stays behind.
+    A reader sees the old file or the new one, never a part; on any failure the temporary
+    file is removed and ``path`` is left as it was (the previous checkpoint survives).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _cannot_write(path, exc) from None
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_open`); a failure is a StoreError naming the file."""
+    try:
+        with atomic_open(path) as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
 
 
 def _cannot_write(path: Path, exc: OSError) -> StoreError:

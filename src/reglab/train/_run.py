@@ -27,7 +27,7 @@ from reglab._version import __version__
 from reglab.config import RunConfig, config_hash, config_to_toml
 from reglab.errors import ReglabError, RunError, RunLockedError, StoreError
 from reglab.store import RunLock, RunStore, owner_pid
-from reglab.store._folder import write_atomic
+from reglab.store._folder import atomic_open, write_atomic
 from reglab.train._trainer import Trainer
 
 __all__ = ["train", "RunResult", "FINAL_KEYS"]
@@ -66,16 +66,8 @@ def versions() -> dict[str, str]:
 
 def _save_atomic(state: dict[str, Any], path: Path) -> None:
     """Write the checkpoint beside ``path`` and rename it over: the previous one survives any failure."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        torch.save(state, fh)
 
 
 def _final(history: list[dict[str, float]]) -> dict[str, float | None]:
