@@ -139,7 +139,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
                 node[part] = value
             elif part not in node and parts[i + 1].isdigit():
                 raise ConfigError(f"--set {full}: there is no {'.'.join(parts[:i + 1])} {parts[i + 1]} "
-                                  f"(the list is empty: the config has no [[{part}]] entries)", field=full)
+                                  f"(the list is empty); the config has no [[{part}]] entries", field=full)
             else:
                 node = node.setdefault(part, {})
         else:
