@@ -219,7 +219,7 @@ def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, 
         try:
             store.create_run(run_id, config=point.config.model_dump(mode="json"), config_hash=point.id,
                              name=point.config.name, versions=_versions(),
-                             device=str(resolve_device(point.config.train.device)),
+                             device=_device(point.config.train.device),
                              tags={"sweep": sweep.id, "sweep_point": point.index, "axes": point.values,
                                    "argv": list(argv or [])})
             (run_dir / "config.toml").write_text(config_to_toml(point.config), encoding="utf-8")
@@ -231,6 +231,14 @@ def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, 
         opened[member.index] = run_id
         dirs[member.index] = str(run_dir)
     return dirs
+
+
+def _device(name: str) -> str:
+    """The device the run will use; a device that is missing here is the worker's error to report, not ours."""
+    try:
+        return str(resolve_device(name))
+    except ValueError:
+        return name
 
 
 def _record(store: RunStore, report: PointReport, outcome: PointOutcome, run_id: str) -> None:
