@@ -88,6 +88,7 @@ def test_an_interrupted_sweep_keeps_what_finished_and_its_rerun_matches_an_unint
     assert [p.final for p in resumed.points] == [p.final for p in whole.points]
 
 
+@pytest.mark.slow
 def test_the_process_pool_gives_the_numbers_of_the_in_process_run(tmp_path):
     s = sweep({"model.hidden": [[8], [6]], "regularizer.0.alpha": [0.0, 1e-2], "train.seed": [0, 1]})
     here = run_sweep(s, out=tmp_path / "here", executor="vectorized")
@@ -103,6 +104,7 @@ def _reglab(*args):
                           timeout=600, env={**os.environ, "COLUMNS": "200"})
 
 
+@pytest.mark.slow
 def test_the_command_on_the_example(tmp_path, repo_root):
     example = f"{repo_root}/examples/sweep_digits.toml"
     plan = _reglab("sweep", example, "--dry-run", "--json", "--out", str(tmp_path))
@@ -122,9 +124,6 @@ def test_the_command_on_the_example(tmp_path, repo_root):
     assert {p["status"] for p in doc["points"]} == {"completed"} and {p["engine"] for p in doc["points"]} == \
         {"vectorized"}
     assert "grid" in first.stderr  # the progress bar
-    second = json.loads(_reglab(*args).stdout)
-    assert (second["new_runs"], second["skipped"]) == (0, 20)
-    assert [p["final"] for p in second["points"]] == [p["final"] for p in doc["points"]]
     bad = _reglab("sweep", example, "--set", "train.lr=-1", "--json", "--out", str(tmp_path))
     assert bad.returncode == 2
     error = json.loads(bad.stdout)["error"]

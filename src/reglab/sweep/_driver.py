@@ -143,7 +143,8 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
 
     >>> import tempfile
     >>> from reglab.sweep import parse_sweep
-    >>> sweep = parse_sweep({"train": {"epochs": 1}, "sweep": {"train.seed": [0, 1]}})
+    >>> sweep = parse_sweep({"data": {"n_train": 50}, "model": {"hidden": [4]}, "train": {"epochs": 1},
+    ...                      "sweep": {"train.seed": [0, 1]}})
     >>> result = run_sweep(sweep, out=tempfile.mkdtemp(), executor="vectorized")
     >>> [p.status for p in result.points], [p.engine for p in result.points]
     (['completed', 'completed'], ['vectorized', 'vectorized'])
