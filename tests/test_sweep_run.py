@@ -128,3 +128,34 @@ def test_the_command_on_the_example(tmp_path, repo_root):
     assert bad.returncode == 2
     error = json.loads(bad.stdout)["error"]
     assert error["kind"] == "config" and "sweep point 1" in error["message"] and "train.lr" in error["message"]
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from reglab.sweep import parse_sweep, run_sweep
+base = {base!r}
+sweep = parse_sweep({{**base, "sweep": {axes!r}}})
+
+def progress(done, total, text):
+    if text.startswith("pass 2/2: epoch 1"):
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all: the store must cope
+
+run_sweep(sweep, out=sys.argv[1], executor="vectorized", progress=progress)
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_with_sigkill_and_rerun_gives_the_numbers_of_an_uninterrupted_one(tmp_path):
+    axes = {"model.hidden": [[8], [6]], "train.seed": [0, 1]}
+    script = KILL_SCRIPT.format(base=DIGITS, axes=axes)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    runs = RunStore(tmp_path / "a").list_runs()  # the killed pass's runs have no live owner: interrupted
+    assert sorted(r["status"] for r in runs) == ["completed", "completed", "interrupted", "interrupted"]
+    s = sweep(axes)
+    rerun = run_sweep(s, out=tmp_path / "a", executor="vectorized")
+    assert (rerun.skipped, rerun.new_runs) == (2, 2)
+    whole = run_sweep(s, out=tmp_path / "b", executor="vectorized")
+    assert [p.final for p in rerun.points] == [p.final for p in whole.points]
+    assert [p.status for p in rerun.points] == ["completed"] * 4
