@@ -159,3 +159,17 @@ def test_a_sweep_killed_with_sigkill_and_rerun_gives_the_numbers_of_an_uninterru
     whole = run_sweep(s, out=tmp_path / "b", executor="vectorized")
     assert [p.final for p in rerun.points] == [p.final for p in whole.points]
     assert [p.status for p in rerun.points] == ["completed"] * 4
+
+
+@pytest.mark.slow
+def test_dask_on_a_local_cluster_gives_the_same_numbers_and_leaves_no_process(tmp_path):
+    pytest.importorskip("distributed")
+    psutil = pytest.importorskip("psutil")
+    s = sweep({"model.hidden": [[8], [6]], "train.seed": [0, 1]})
+    here = run_sweep(s, out=tmp_path / "here", executor="vectorized")
+    on_dask = run_sweep(s, out=tmp_path / "dask", executor="dask", workers=2)
+    assert on_dask.executor == "dask"
+    assert [p.final for p in on_dask.points] == [p.final for p in here.points]
+    left = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)
+            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())]  # the stdlib's, one per parent
+    assert left == [], left

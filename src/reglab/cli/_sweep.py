@@ -48,9 +48,12 @@ def _table(title: str, points: list[PointReport], axes: list[str]) -> Table:
 def sweep_command(
     config: Path = typer.Argument(..., help="TOML: a run config plus a [sweep] table of axes"),
     executor: str = typer.Option("auto", "--executor",
-                                 help=f"where units run: {', '.join(EXECUTORS)} (auto: a process pool when "
-                                      "--workers > 1, else this process)"),
-    workers: int = typer.Option(1, "--workers", min=1, help="worker processes for --executor process"),
+                                 help=f"where units run: {', '.join(EXECUTORS)} (auto: dask with --scheduler, "
+                                      "a process pool when --workers > 1, else this process)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes for --executor process or dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="a Dask scheduler's address (tcp://HOST:PORT) for --executor dask; "
+                                                 "without it dask starts a local cluster on 127.0.0.1"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded grid and the plan, train nothing"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a base config value: key=value"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory (runs.db and runs/)"),
@@ -75,7 +78,7 @@ def sweep_command(
         def report(done: int, total: int, text: str) -> None:
             bar.update(task, completed=done, total=total, description=Text(text).plain)
 
-        result = run_sweep(sweep, out=out, executor=executor, workers=workers, progress=report,
+        result = run_sweep(sweep, out=out, executor=executor, workers=workers, scheduler=scheduler, progress=report,
                            argv=["sweep", str(config), *[f"--set={s}" for s in set_ or []]])
     _print(result, axes, json_, f"sweep {sweep.id}: {result.new_runs} new runs, {result.skipped} skipped, "
                                 f"{result.seconds:.1f} s on '{result.executor}'")

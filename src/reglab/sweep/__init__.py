@@ -14,7 +14,15 @@ local process pool); the driver alone writes the store.
 
 from reglab.sweep._driver import DONE_STATUSES, PointReport, SweepResult, plan_sweep, run_sweep
 from reglab.sweep._engine import MemberResult, VectorizedTrainer, train_vectorized
-from reglab.sweep._executors import EXECUTORS, Executor, InProcessExecutor, ProcessExecutor, WorkerLost, make_executor
+from reglab.sweep._executors import (
+    EXECUTORS,
+    DaskExecutor,
+    Executor,
+    InProcessExecutor,
+    ProcessExecutor,
+    WorkerLost,
+    make_executor,
+)
 from reglab.sweep._plan import VECTORIZABLE_KINDS, Member, WorkUnit, plan_units
 from reglab.sweep._spec import GridPoint, Sweep, axis_values, load_sweep, parse_sweep
 from reglab.sweep._work import PointOutcome, run_unit
@@ -22,4 +30,4 @@ from reglab.sweep._work import PointOutcome, run_unit
 __all__ = ["load_sweep", "parse_sweep", "axis_values", "Sweep", "GridPoint", "run_sweep", "plan_sweep", "SweepResult",
            "PointReport", "DONE_STATUSES", "plan_units", "WorkUnit", "Member", "VECTORIZABLE_KINDS",
            "VectorizedTrainer", "train_vectorized", "MemberResult", "run_unit", "PointOutcome", "Executor",
-           "InProcessExecutor", "ProcessExecutor", "WorkerLost", "make_executor", "EXECUTORS"]
+           "InProcessExecutor", "ProcessExecutor", "DaskExecutor", "WorkerLost", "make_executor", "EXECUTORS"]

@@ -133,12 +133,13 @@ def plan_sweep(sweep: Sweep, *, out: str | os.PathLike | None = DEFAULT_OUT,
 
 
 def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: str | Executor = "auto",
-              workers: int = 1, max_members: int | None = None, progress: ProgressFn | None = None,
-              argv: list[str] | None = None) -> SweepResult:
+              workers: int = 1, scheduler: str | None = None, max_members: int | None = None,
+              progress: ProgressFn | None = None, argv: list[str] | None = None) -> SweepResult:
     """Train every point of ``sweep`` not yet done in ``out``; return one report per point.
 
     ``executor`` is ``"auto"``, ``"vectorized"`` (in this process), ``"process"``
-    (``workers`` local processes) or an :class:`Executor`. ``progress(done, total,
+    (``workers`` local processes), ``"dask"`` (a local cluster of ``workers``, or
+    the ``scheduler`` at that address) or an :class:`Executor`. ``progress(done, total,
     text)`` is called as points finish (and, in process, after each epoch of a pass).
 
     >>> import tempfile
@@ -164,7 +165,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
         tell(f"pass {state['pass']}/{len(units)}: epoch {epoch}/{epochs}")
 
     runner = executor if isinstance(executor, Executor) else make_executor(
-        executor, workers, n_units=len(units), epoch_progress=epoch_progress)
+        executor, workers, n_units=len(units), scheduler=scheduler, epoch_progress=epoch_progress)
     points = {p.index: p for p in sweep.points}
     opened: dict[int, str] = {}  # point index → run id, created but not yet recorded
     tell()

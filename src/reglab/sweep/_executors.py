@@ -12,6 +12,11 @@ with ``return_when="FIRST_COMPLETED"``) slots in with the same shape.
   ``spawn``-ed processes, each with ``max(1, cpus // N)`` torch threads; workers
   ignore SIGINT (the driver stops them), and a worker that dies fails only the
   units it and its pool held, which a rerun of the sweep trains again.
+* :class:`DaskExecutor` (``--executor dask``): a ``dask.distributed.LocalCluster``
+  of ``--workers`` processes bound to 127.0.0.1, or the scheduler at
+  ``--scheduler tcp://HOST:PORT``, so a sweep moves to a cluster without changing
+  its config. Dask reschedules the unit of a worker that dies on another worker,
+  so only that unit is trained again. Needs the optional extra ``reglab[dask]``.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from typing import Any, Callable, Iterable
 from reglab.sweep._plan import WorkUnit
 from reglab.sweep._work import PointOutcome, run_unit
 
-__all__ = ["Executor", "InProcessExecutor", "ProcessExecutor", "make_executor", "EXECUTORS", "WorkerLost"]
+__all__ = ["Executor", "InProcessExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "EXECUTORS",
+           "WorkerLost"]
 
-EXECUTORS = ("auto", "vectorized", "process")
+EXECUTORS = ("auto", "vectorized", "process", "dask")
 
 
 class WorkerLost(RuntimeError):
@@ -144,15 +150,98 @@ class ProcessExecutor(Executor):
             pool.shutdown(wait=True)
 
 
-def make_executor(name: str, workers: int = 1, *, n_units: int = 1,
+def run_unit_with_threads(unit: WorkUnit, threads: int) -> list[PointOutcome]:
+    """:func:`run_unit` with torch limited to ``threads`` threads (a Dask worker has no initializer)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_unit(unit)
+
+
+class DaskExecutor(Executor):
+    """Units as Dask tasks: on a local cluster on 127.0.0.1 of ``workers`` processes, or on ``scheduler``."""
+
+    name = "dask"
+
+    def __init__(self, workers: int = 2, scheduler: str | None = None, threads: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers, self.scheduler = workers, scheduler
+        self.capacity = workers
+        self.threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def start(self) -> None:
+        from reglab.errors import ConfigError, RunError
+
+        try:
+            import logging
+
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("--executor dask needs dask.distributed, an optional extra: "
+                              "pip install 'reglab[dask]'", field="--executor") from None
+        try:
+            if self.scheduler:
+                self._client = Client(self.scheduler, timeout="30s")
+                self.capacity = max(1, sum(w.get("nthreads", 1) for w in
+                                           self._client.scheduler_info()["workers"].values()))
+            else:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             host="127.0.0.1", dashboard_address=None,
+                                             silence_logs=logging.ERROR)
+                self._client = Client(self._cluster)
+        except OSError as exc:
+            self.close()
+            raise RunError(f"cannot reach the Dask scheduler {self.scheduler or '(local cluster)'}: {exc}",
+                           field="--scheduler") from None
+
+    def submit(self, unit: WorkUnit) -> Any:
+        if self._client is None:
+            self.start()
+        return self._client.submit(run_unit_with_threads, unit, self.threads, pure=False)
+
+    def wait_first(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+
+        done, _ = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    def result(self, future: Any) -> list[PointOutcome]:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            raise WorkerLost(f"Dask gave up on the unit after its workers died ({exc})") from None
+
+    def close(self, cancel: bool = False) -> None:
+        client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def make_executor(name: str, workers: int = 1, *, n_units: int = 1, scheduler: str | None = None,
                   epoch_progress: Callable[[int, int], None] | None = None) -> Executor:
-    """``auto``: a process pool when ``workers > 1`` and there is more than one unit, else in process."""
+    """``auto``: a process pool when ``workers > 1`` and there is more than one unit, else in process.
+
+    With a ``scheduler`` address, ``auto`` means Dask.
+    """
     if name not in EXECUTORS:
         from reglab.errors import ConfigError
 
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}; got {name!r}", field="--executor")
+    if scheduler and name not in ("auto", "dask"):
+        from reglab.errors import ConfigError
+
+        raise ConfigError(f"--scheduler is for --executor dask, not {name!r}", field="--scheduler")
     if name == "auto":
-        name = "process" if workers > 1 and n_units > 1 else "vectorized"
+        name = "dask" if scheduler else "process" if workers > 1 and n_units > 1 else "vectorized"
+    if name == "dask":
+        return DaskExecutor(workers, scheduler)
     if name == "process":
         return ProcessExecutor(workers)
     return InProcessExecutor(epoch_progress)
