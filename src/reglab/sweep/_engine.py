@@ -120,6 +120,7 @@ class VectorizedTrainer:
         self.histories: list[list[dict[str, float]]] = [[] for _ in self.configs]
         self.state: dict[str, dict[str, torch.Tensor]] = {}
         self.steps = 0
+        self._columns: dict[tuple[int, str], Any] = {}  # per-member step parameters, rebuilt after compaction
 
     def _to_device(self, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
         y = split.y.to(self.device)
@@ -148,14 +149,21 @@ class VectorizedTrainer:
         xb, yb = x[idx], y[idx]
         grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
         for slot in self.slots:
-            for (alpha,), rows in _groups(slot, "l2", skip=lambda a: a == 0.0):
+            column = self._column(slot, "l2", lambda lr, alpha: alpha)
+            if column is not None:
+                mask, alpha = column
                 for n in slot.names:
-                    _update(grads[n], rows, lambda g, n=n, rows=rows, alpha=alpha:
-                            g + ops.l2_penalty_grad([_take(self.params[n], rows)], alpha)[0])
+                    w, a = self.params[n], _per_member(alpha, self.params[n])
+                    if mask is None:  # every member: g += α·w (ops.l2_penalty_grad's term) in one pass
+                        grads[n].addcmul_(a, w)
+                    else:  # the others keep their gradient exactly, whatever their weights hold
+                        grads[n] = torch.where(_per_member(mask, w), grads[n] + a * w, grads[n])
         for slot in self.slots:
-            for (lr, wd), rows in _groups(slot, "weight_decay", self.lrs_active, skip=lambda lr, wd: not wd):
+            column = self._column(slot, "weight_decay", lambda lr, wd: 1.0 - lr * wd)
+            if column is not None:
                 for n in slot.names:
-                    _update(self.params[n], rows, lambda w, lr=lr, wd=wd: w * (1.0 - lr * wd))
+                    w = self.params[n]
+                    w.mul_(_per_member(column[1], w))  # members without decay are multiplied by exactly 1
         self._optimizer_step(grads)
         for slot in self.slots:
             self._post_step(slot)
@@ -165,10 +173,27 @@ class VectorizedTrainer:
     def lrs_active(self) -> list[float]:
         return [self.lrs[m] for m in self.active]
 
+    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(members of ``kind`` with a non-zero parameter, ``value(lr, parameter)`` per member), or None
+        when no member needs the step (the separate pieces skip a zero strength, too)."""
+        key = (id(slot), kind)
+        if key not in self._columns:
+            rows = [k == kind and v != 0.0 for k, v in zip(slot.kinds, slot.value)]
+            values = [value(lr, v) if on else value(lr, 0.0) for lr, v, on in zip(self.lrs_active, slot.value, rows)]
+            mask = None if all(rows) else torch.tensor(rows, device=self.device)  # None: every member
+            self._columns[key] = None if not any(rows) else (
+                mask, torch.tensor(values, dtype=self.dtype, device=self.device))
+        return self._columns[key] if slot.names else None
+
     def _post_step(self, slot: _Slot) -> None:
-        for (lr, alpha), rows in _groups(slot, "l1_prox", self.lrs_active, skip=lambda lr, a: a == 0.0):
+        column = self._column(slot, "l1_prox", lambda lr, alpha: lr * alpha)
+        if column is not None:
+            mask, threshold = column
             for n in slot.names:
-                _update(self.params[n], rows, lambda w, t=lr * alpha: ops.prox_l1(w, t))
+                w = self.params[n]
+                new = ops.prox_l1(w, _per_member(threshold, w))
+                w.copy_(new if mask is None else torch.where(_per_member(mask, w), new, w))
         for (radius,), rows in _groups(slot, "l2_ball", skip=math.isinf):
             if not slot.names:
                 continue
@@ -261,6 +286,7 @@ class VectorizedTrainer:
         self.state = {n: {k: t.index_select(0, rows) for k, t in s.items()} for n, s in self.state.items()}
         for slot in self.slots:
             slot.compact(keep)
+        self._columns.clear()
         self.active = [self.active[r] for r in keep]
 
     # ---- metrics --------------------------------------------------------------------------------
@@ -370,6 +396,11 @@ def _groups(slot: _Slot, kind: str, lrs: list[float] | None = None,
             found.setdefault(key, []).append(row)
     everyone = len(slot.kinds)
     return [(key, None if len(rows) == everyone else rows) for key, rows in found.items()]
+
+
+def _per_member(column: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A (members,) column shaped to broadcast over a stacked (members, …) tensor."""
+    return column.reshape((-1,) + (1,) * (like.dim() - 1))
 
 
 def _take(t: torch.Tensor, rows: list[int] | None) -> torch.Tensor:
