@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from reglab.cli._common import emit_json, fmt, guard, stderr, stdout
+from reglab.cli._common import emit_error, emit_json, fmt, guard, stderr, stdout
 from reglab.cli._signals import sigterm_as_interrupt
 from reglab.errors import ExitCode
 from reglab.store import DEFAULT_OUT
@@ -71,15 +71,20 @@ def sweep_command(
         result = SweepResult(sweep.id, executor, reports, 0.0, str(out), dry_run=True)
         _print(result, axes, json_, f"sweep {sweep.id}: {len(sweep)} points (dry run)")
         return
-    with Progress(TextColumn("[bold]grid"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=stderr, disable=quiet) as bar, sigterm_as_interrupt():
-        task = bar.add_task("", total=len(sweep))
+    try:
+        with Progress(TextColumn("[bold]grid"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=stderr, disable=quiet) as bar, sigterm_as_interrupt():
+            task = bar.add_task("", total=len(sweep))
 
-        def report(done: int, total: int, text: str) -> None:
-            bar.update(task, completed=done, total=total, description=Text(text).plain)
+            def report(done: int, total: int, text: str) -> None:
+                bar.update(task, completed=done, total=total, description=Text(text).plain)
 
-        result = run_sweep(sweep, out=out, executor=executor, workers=workers, scheduler=scheduler, progress=report,
-                           argv=["sweep", str(config), *[f"--set={s}" for s in set_ or []]])
+            result = run_sweep(sweep, out=out, executor=executor, workers=workers, scheduler=scheduler,
+                               progress=report, argv=["sweep", str(config), *[f"--set={s}" for s in set_ or []]])
+    except KeyboardInterrupt:
+        emit_error("interrupted", "interrupted; the points that finished are stored, those in flight are "
+                   "'interrupted': run the same command again to train the rest", None, json_)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     _print(result, axes, json_, f"sweep {sweep.id}: {result.new_runs} new runs, {result.skipped} skipped, "
                                 f"{result.seconds:.1f} s on '{result.executor}'")
     code = sweep_exit_code(result.points)

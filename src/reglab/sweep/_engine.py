@@ -18,10 +18,11 @@ A step repeats the order of the separate loop exactly::
     optimizer step (SGD / momentum / Nesterov / Adam, per-member η)
     prox_l1 (threshold η·α), L2-ball and max-norm   # post_step, in chain order
 
-Element-wise steps are applied to the members that share a value (one call per
-distinct value, with the same Python scalar a separate run uses), so every member
-computes what its separate :func:`reglab.train.train` run computes, up to the
-rounding of batched matrix products. A member whose loss or weights become
+Element-wise steps take each member's parameter as a broadcast column (members
+of another kind keep their values exactly, through ``torch.where``); the
+projections run once per distinct radius on the members that share it. So every
+member computes what its separate :func:`reglab.train.train` run computes, up to
+the rounding of batched matrix products (the tests hold it to 1e-6 in float64). A member whose loss or weights become
 non-finite is recorded as diverged (with the separate run's reason) and dropped
 from the stack; the others go on.
 """
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -57,8 +58,7 @@ class MemberResult:
     final: dict[str, float | None]
     penalized: list[str]
     duration_s: float = 0.0
-    error_kind: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
 
 
 def _strength(entry: Any, n_train: int) -> float:
@@ -194,14 +194,14 @@ class VectorizedTrainer:
                 w = self.params[n]
                 new = ops.prox_l1(w, _per_member(threshold, w))
                 w.copy_(new if mask is None else torch.where(_per_member(mask, w), new, w))
-        for (radius,), rows in _groups(slot, "l2_ball", skip=math.isinf):
+        for radius, rows in _groups(slot, "l2_ball", skip=math.isinf):
             if not slot.names:
                 continue
             taken = [_take(self.params[n], rows) for n in slot.names]
             projected = vmap(lambda *ts, r=radius: tuple(ops.project_l2_ball(list(ts), r)))(*taken)
             for n, new in zip(slot.names, projected):
                 _update(self.params[n], rows, lambda w, new=new: new)
-        for (c,), rows in _groups(slot, "max_norm", skip=math.isinf):
+        for c, rows in _groups(slot, "max_norm", skip=math.isinf):
             for n in slot.names:
                 _update(self.params[n], rows, lambda w, c=c: vmap(lambda t: ops.project_max_norm(t, c, 0))(w))
 
@@ -381,21 +381,16 @@ def _weight_stats(weights: list[torch.Tensor]) -> tuple[float, float]:
     return float(sq.sqrt()), zeros / sum(w.numel() for w in weights)
 
 
-def _groups(slot: _Slot, kind: str, lrs: list[float] | None = None,
-            skip: Callable[..., bool] = lambda *v: False) -> list[tuple[tuple[float, ...], list[int] | None]]:
-    """Rows of the members with ``kind`` at this slot, grouped by parameter (and learning rate).
+def _groups(slot: _Slot, kind: str, skip: Callable[[float], bool]) -> list[tuple[float, list[int] | None]]:
+    """Rows of the members with ``kind`` at this slot, grouped by their parameter (a projection's radius).
 
-    The rows are None when a group is every member (the update then runs in place on the whole stack).
+    The rows are None when a group is every member (the update then runs on the whole stack).
     """
-    found: dict[tuple[float, ...], list[int]] = {}
+    found: dict[float, list[int]] = {}
     for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
-        if k != kind:
-            continue
-        key = (lrs[row], v) if lrs is not None else (v,)
-        if not skip(*key):
-            found.setdefault(key, []).append(row)
-    everyone = len(slot.kinds)
-    return [(key, None if len(rows) == everyone else rows) for key, rows in found.items()]
+        if k == kind and not skip(v):
+            found.setdefault(v, []).append(row)
+    return [(v, None if len(rows) == len(slot.kinds) else rows) for v, rows in found.items()]
 
 
 def _per_member(column: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
