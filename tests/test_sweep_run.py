@@ -173,3 +173,16 @@ def test_dask_on_a_local_cluster_gives_the_same_numbers_and_leaves_no_process(tm
     left = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)
             if "multiprocessing.resource_tracker" not in " ".join(p.cmdline())]  # the stdlib's, one per parent
     assert left == [], left
+
+
+def test_the_engine_choice_changes_where_points_train_not_their_numbers(tmp_path):
+    s = sweep({"train.seed": [0, 1], "regularizer.0.alpha": [0.0, 1e-2]})
+    results = {engine: run_sweep(s, out=tmp_path / engine, executor="vectorized", engine=engine)
+               for engine in ("vectorized", "separate", "auto")}
+    assert {p.engine for p in results["vectorized"].points} == {"vectorized"}
+    assert {p.engine for p in results["separate"].points} == {"separate"}
+    auto = results["auto"].points
+    assert len({p.engine for p in auto}) == 1 and all("timed 3 steps" in p.engine_reason for p in auto)
+    for engine in ("separate", "auto"):
+        for got, want in zip(results[engine].points, results["vectorized"].points):
+            assert got.final == pytest.approx(want.final, rel=1e-6)

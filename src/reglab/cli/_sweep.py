@@ -12,9 +12,9 @@ from rich.text import Text
 
 from reglab.cli._common import emit_error, emit_json, fmt, guard, stderr, stdout
 from reglab.cli._signals import sigterm_as_interrupt
-from reglab.errors import ExitCode
+from reglab.errors import ConfigError, ExitCode
 from reglab.store import DEFAULT_OUT
-from reglab.sweep import EXECUTORS, PointReport, SweepResult, load_sweep, plan_sweep, run_sweep
+from reglab.sweep import ENGINES, EXECUTORS, PointReport, SweepResult, load_sweep, plan_sweep, run_sweep
 
 __all__ = ["sweep_command", "sweep_exit_code"]
 
@@ -54,6 +54,10 @@ def sweep_command(
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="a Dask scheduler's address (tcp://HOST:PORT) for --executor dask; "
                                                  "without it dask starts a local cluster on 127.0.0.1"),
+    engine: str = typer.Option("vectorized", "--engine",
+                               help="vectorized: train points that share data and model together; auto: time a "
+                                    "few steps of both engines per group and keep the faster; separate: each "
+                                    "point on its own"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded grid and the plan, train nothing"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a base config value: key=value"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory (runs.db and runs/)"),
@@ -65,9 +69,11 @@ def sweep_command(
     Exit code 0 when every point completed, 3 when one diverged, 4 when interrupted, 2 for bad input.
     """
     sweep = load_sweep(config, list(set_ or []))
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}", field="--engine")
     axes = list(sweep.axes)
     if dry_run:
-        _, reports = plan_sweep(sweep, out=out)
+        _, reports = plan_sweep(sweep, out=out, engine=engine)
         result = SweepResult(sweep.id, executor, reports, 0.0, str(out), dry_run=True)
         _print(result, axes, json_, f"sweep {sweep.id}: {len(sweep)} points (dry run)")
         return
@@ -80,7 +86,7 @@ def sweep_command(
                 bar.update(task, completed=done, total=total, description=Text(text).plain)
 
             result = run_sweep(sweep, out=out, executor=executor, workers=workers, scheduler=scheduler,
-                               progress=report, argv=["sweep", str(config), *[f"--set={s}" for s in set_ or []]])
+                               engine=engine, progress=report, argv=["sweep", str(config), *[f"--set={s}" for s in set_ or []]])
     except KeyboardInterrupt:
         emit_error("interrupted", "interrupted; the points that finished are stored, those in flight are "
                    "'interrupted': run the same command again to train the rest", None, json_)

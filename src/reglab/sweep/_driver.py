@@ -109,12 +109,12 @@ def _unit_of(units: list[WorkUnit]) -> dict[int, WorkUnit]:
     return {m.index: unit for unit in units for m in unit.members}
 
 
-def plan_sweep(sweep: Sweep, *, out: str | os.PathLike | None = DEFAULT_OUT,
-               max_members: int | None = None) -> tuple[list[WorkUnit], list[PointReport]]:
+def plan_sweep(sweep: Sweep, *, out: str | os.PathLike | None = DEFAULT_OUT, max_members: int | None = None,
+               engine: str = "vectorized") -> tuple[list[WorkUnit], list[PointReport]]:
     """The units still to train and a report for every point (``planned``, or the stored run that settles it)."""
     done = _done_runs(RunStore(out)) if out is not None and Path(out, "runs.db").exists() else {}
     todo = [p for p in sweep.points if p.id not in done]
-    units = plan_units(todo, max_members=max_members)
+    units = plan_units(todo, max_members=max_members, engine=engine)
     by_index = _unit_of(units)
     reports = []
     for point in sweep.points:
@@ -134,12 +134,14 @@ def plan_sweep(sweep: Sweep, *, out: str | os.PathLike | None = DEFAULT_OUT,
 
 def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: str | Executor = "auto",
               workers: int = 1, scheduler: str | None = None, max_members: int | None = None,
-              progress: ProgressFn | None = None, argv: list[str] | None = None) -> SweepResult:
+              engine: str = "vectorized", progress: ProgressFn | None = None,
+              argv: list[str] | None = None) -> SweepResult:
     """Train every point of ``sweep`` not yet done in ``out``; return one report per point.
 
     ``executor`` is ``"auto"``, ``"vectorized"`` (in this process), ``"process"``
     (``workers`` local processes), ``"dask"`` (a local cluster of ``workers``, or
-    the ``scheduler`` at that address) or an :class:`Executor`. ``progress(done, total,
+    the ``scheduler`` at that address) or an :class:`Executor`. ``engine`` and
+    ``max_members`` shape the plan (:func:`reglab.sweep.plan_units`). ``progress(done, total,
     text)`` is called as points finish (and, in process, after each epoch of a pass).
 
     >>> import tempfile
@@ -152,7 +154,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
     """
     start = time.perf_counter()
     store = RunStore(out)
-    units, reports = plan_sweep(sweep, out=out, max_members=max_members)
+    units, reports = plan_sweep(sweep, out=out, max_members=max_members, engine=engine)
     by_index = {r.index: r for r in reports}
     total, done = len(reports), sum(1 for r in reports if r.skipped)
     state = {"pass": 0}
@@ -225,6 +227,7 @@ def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, 
                              tags={"sweep": sweep.id, "sweep_point": point.index, "axes": point.values,
                                    "argv": list(argv or [])})
             (run_dir / "config.toml").write_text(config_to_toml(point.config), encoding="utf-8")
+            store.mark_running(run_id, [])  # 'running' while its unit is out; the penalized names come back with it
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
             raise

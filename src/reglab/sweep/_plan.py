@@ -18,7 +18,9 @@ from typing import Any, Sequence
 from reglab.config import RunConfig
 from reglab.sweep._spec import GridPoint
 
-__all__ = ["WorkUnit", "Member", "plan_units", "VECTORIZABLE_KINDS", "separate_reason"]
+__all__ = ["WorkUnit", "Member", "plan_units", "VECTORIZABLE_KINDS", "separate_reason", "ENGINES"]
+
+ENGINES = ("vectorized", "auto", "separate")
 
 VECTORIZABLE_KINDS = ("l2", "weight_decay", "l1", "l1_prox", "l2_ball", "max_norm")
 
@@ -42,7 +44,7 @@ class Member:
 class WorkUnit:
     """The unit of work an executor hands to a worker: one vectorized group, or one separate point."""
 
-    engine: str  # "vectorized" | "separate"
+    engine: str  # "vectorized" | "auto" (the worker times both) | "separate"
     reason: str
     members: tuple[Member, ...] = field(default_factory=tuple)
 
@@ -74,15 +76,25 @@ def group_key(cfg: RunConfig) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def plan_units(points: Sequence[GridPoint], *, max_members: int | None = None) -> list[WorkUnit]:
+def plan_units(points: Sequence[GridPoint], *, max_members: int | None = None,
+               engine: str = "vectorized") -> list[WorkUnit]:
     """Group the points into work units, in grid order of each unit's first point.
 
     ``max_members`` caps the size of a vectorized group (larger groups are split in
-    grid order); the plan does not depend on the executor, so every executor runs
-    every point on the same engine and gives the same numbers.
+    grid order). ``engine``: ``"vectorized"`` wherever it applies (the default: the
+    plan then does not depend on the executor, so every executor runs every point
+    on the same engine and gives the same numbers), ``"auto"`` (the worker times a
+    few steps of both engines on each group and keeps the faster; see
+    :mod:`reglab.sweep._timing`) or ``"separate"`` (every point on its own).
     """
     if max_members is not None and max_members < 1:
         raise ValueError("max_members must be >= 1")
+    if engine not in ENGINES:
+        from reglab.errors import ConfigError
+
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}", field="--engine")
+    if engine == "separate":
+        return [_single(p, "--engine separate: every point trains on its own") for p in points]
     groups: dict[str, list[GridPoint]] = {}
     units: list[tuple[int, WorkUnit]] = []
     for point in points:
@@ -104,7 +116,7 @@ def plan_units(points: Sequence[GridPoint], *, max_members: int | None = None) -
                 continue
             reason = (f"{len(chunk)} points that share data, model and training settings, trained together"
                       + (f" (group split at {size} members)" if len(members) > size else ""))
-            units.append((chunk[0].index, WorkUnit("vectorized", reason, tuple(_member(p) for p in chunk))))
+            units.append((chunk[0].index, WorkUnit(engine, reason, tuple(_member(p) for p in chunk))))
     return [unit for _, unit in sorted(units, key=lambda item: item[0])]
 
 

@@ -43,12 +43,33 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
     with _locked(unit.members) as refused:
         outcomes = {m.index: PointOutcome(m.index, unit.engine, unit.reason, r) for m, r in refused}
         members = [m for m in unit.members if m.index not in outcomes]
-        if unit.engine == "vectorized" and len(members) > 1:
-            outcomes.update(_vectorized(members, unit.reason, progress))
+        reason = unit.reason
+        if unit.engine == "auto" and len(members) > 1:
+            choice, reason = _choose(members, reason)
+            if choice == "vectorized":
+                outcomes.update(_vectorized(members, reason, progress))
+            else:
+                outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
+                                 for m in members})
+        elif unit.engine == "vectorized" and len(members) > 1:
+            outcomes.update(_vectorized(members, reason, progress))
         else:
             outcomes.update({m.index: PointOutcome(m.index, "separate", unit.reason, _separate(m, progress))
                              for m in members})
     return [outcomes[m.index] for m in unit.members]
+
+
+def _choose(members: list[Member], reason: str) -> tuple[str, str]:
+    """``--engine auto``: time both engines on this unit; a failure to time is left to the vectorized pass."""
+    from reglab.data import load_dataset
+    from reglab.sweep._timing import time_engines
+
+    try:
+        configs = [parse_config(m.config) for m in members]
+        timing = time_engines(configs, load_dataset(configs[0].data))
+    except Exception:
+        return "vectorized", reason
+    return timing.choice, f"{reason}; {timing.describe()}"
 
 
 def _vectorized(members: list[Member], reason: str, progress: ProgressFn | None) -> dict[int, PointOutcome]:
