@@ -46,7 +46,7 @@ def _table(title: str, points: list[PointReport], axes: list[str]) -> Table:
 
 @guard
 def sweep_command(
-    config: Path = typer.Argument(..., help="TOML: a run config plus a [sweep] table of axes"),
+    config: Path = typer.Argument(..., help="TOML: a run config plus a sweep table of axes (see reglab.sweep)"),
     executor: str = typer.Option("auto", "--executor",
                                  help=f"where units run: {', '.join(EXECUTORS)} (auto: dask with --scheduler, "
                                       "a process pool when --workers > 1, else this process)"),

@@ -43,18 +43,13 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
     with _locked(unit.members) as refused:
         outcomes = {m.index: PointOutcome(m.index, unit.engine, unit.reason, r) for m, r in refused}
         members = [m for m in unit.members if m.index not in outcomes]
-        reason = unit.reason
-        if unit.engine == "auto" and len(members) > 1:
-            choice, reason = _choose(members, reason)
-            if choice == "vectorized":
-                outcomes.update(_vectorized(members, reason, progress))
-            else:
-                outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
-                                 for m in members})
-        elif unit.engine == "vectorized" and len(members) > 1:
+        engine, reason = unit.engine, unit.reason
+        if engine == "auto" and len(members) > 1:
+            engine, reason = _choose(members, reason)
+        if engine in ("vectorized", "auto") and len(members) > 1:
             outcomes.update(_vectorized(members, reason, progress))
         else:
-            outcomes.update({m.index: PointOutcome(m.index, "separate", unit.reason, _separate(m, progress))
+            outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
                              for m in members})
     return [outcomes[m.index] for m in unit.members]
 
