@@ -1,0 +1,411 @@
+"""The vectorized engine: many runs that share data and architecture, trained in one pass.
+
+The members' parameters are stacked along a leading member axis
+(``torch.func.stack_module_state``); one mini-batch step evaluates every member
+on its own batch with ``vmap`` over ``functional_call`` and takes per-member
+gradients with ``torch.func.grad``. Each member keeps what makes it its own run:
+
+* its init (``build_model`` with its ``train.seed`` / ``model.init_seed``) and its
+  shuffle order (a ``torch.Generator`` seeded with its ``train.seed``, drawing one
+  ``randperm`` per epoch, as :class:`reglab.train.Trainer` does);
+* its learning rate, and the kinds and parameters of its regularizers.
+
+A step repeats the order of the separate loop exactly::
+
+    g = ∇C₀(batch) [+ α·sign(w) for l1, through autograd of ops.l1_penalty]
+    g += α·w for l2 (ops.l2_penalty_grad)           # add_penalty_grad
+    w ← (1 − η·wd)·w for weight_decay              # pre_step
+    optimizer step (SGD / momentum / Nesterov / Adam, per-member η)
+    prox_l1 (threshold η·α), L2-ball and max-norm   # post_step, in chain order
+
+Element-wise steps take each member's parameter as a broadcast column (members
+of another kind keep their values exactly, through ``torch.where``); the
+projections run once per distinct radius on the members that share it. So every
+member computes what its separate :func:`reglab.train.train` run computes, up to
+the rounding of batched matrix products (the tests hold it to 1e-6 in float64). A member whose loss or weights become
+non-finite is recorded as diverged (with the separate run's reason) and dropped
+from the stack; the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from reglab.config import RunConfig
+from reglab.data import Splits, load_dataset
+from reglab.models import build_model
+from reglab.regularize import ops, select_parameters
+from reglab.train import FINAL_KEYS, get_loss, resolve_device
+
+__all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized"]
+
+_EVAL_CHUNK = 8192  # as reglab.train's evaluate: chunks weighted by size give the exact mean
+
+
+@dataclass
+class MemberResult:
+    """One member's outcome, shaped like :class:`reglab.train.RunResult`'s fields."""
+
+    status: str
+    reason: str | None
+    history: list[dict[str, float]]
+    final: dict[str, float | None]
+    penalized: list[str]
+    duration_s: float = 0.0
+    error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
+
+
+def _strength(entry: Any, n_train: int) -> float:
+    return entry.alpha / n_train if entry.convention == "nielsen" else entry.alpha
+
+
+class _Slot:
+    """One position of the regularizer chain across the members: each member's kind and parameter."""
+
+    def __init__(self, entries: Sequence[Any], names: list[str], n_train: int) -> None:
+        self.names = names
+        self.kinds = [e.kind for e in entries]
+        self.value = [_strength(e, n_train) if e.kind in ("l2", "l1", "l1_prox") else
+                      e.wd if e.kind == "weight_decay" else e.radius if e.kind == "l2_ball" else e.max_norm
+                      for e in entries]
+
+    def compact(self, keep: list[int]) -> None:
+        self.kinds = [self.kinds[i] for i in keep]
+        self.value = [self.value[i] for i in keep]
+
+
+class VectorizedTrainer:
+    """Train several configs that differ only in what :mod:`reglab.sweep._plan` lets vary, together.
+
+    >>> from reglab.config import parse_config
+    >>> cfgs = [parse_config({"train": {"epochs": 1, "seed": s}}) for s in (0, 1)]
+    >>> [r.status for r in VectorizedTrainer(cfgs).run()]
+    ['completed', 'completed']
+    """
+
+    def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None) -> None:
+        if not configs:
+            raise ValueError("a vectorized group needs at least one config")
+        self.configs = list(configs)
+        tc = self.configs[0].train
+        self.device = resolve_device(tc.device)
+        self.dtype = torch.float64 if tc.dtype == "float64" else torch.float32
+        self.splits = splits or load_dataset(self.configs[0].data)
+        self.classification = self.splits.task == "classification"
+        self.loss_name, self.loss_fn = get_loss(tc.loss, self.splits.task)
+        n_train = len(self.splits.train)
+        if n_train == 0:
+            raise ValueError("the training split is empty")
+        models = [build_model(c.model, self.splits.input_dim, self.splits.output_dim, seed=c.train.seed)
+                  .to(device=self.device, dtype=self.dtype) for c in self.configs]
+        self.template = models[0]
+        params, _ = stack_module_state(models)
+        self.params = {n: t.detach().clone() for n, t in params.items()}
+        self.generators = [torch.Generator().manual_seed(c.train.seed) for c in self.configs]
+        self.lrs = [c.train.lr for c in self.configs]
+        self.weight_names = [n for n, _ in select_parameters(self.template, "weights")]
+        self.slots = [_Slot([c.regularizer[j] for c in self.configs],
+                            [n for n, _ in select_parameters(self.template, _mask(e.mask))], n_train)
+                      for j, e in enumerate(self.configs[0].regularizer)]
+        self.penalized = [n for slot in self.slots for n in slot.names]
+        self.data = {name: self._to_device(getattr(self.splits, name)) for name in ("train", "val", "test")}
+        self.active = list(range(len(self.configs)))  # member index of each row of the stacks
+        self.results: dict[int, MemberResult] = {}
+        self.histories: list[list[dict[str, float]]] = [[] for _ in self.configs]
+        self.state: dict[str, dict[str, torch.Tensor]] = {}
+        self.steps = 0
+        self._columns: dict[tuple[int, str], Any] = {}  # per-member step parameters, rebuilt after compaction
+
+    def _to_device(self, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        y = split.y.to(self.device)
+        return split.x.to(self.device, self.dtype), (y if y.dtype == torch.int64 else y.to(self.dtype))
+
+    @property
+    def epoch(self) -> int:
+        return max((len(h) for h in self.histories), default=0)
+
+    # ---- one step -------------------------------------------------------------------------------
+    def _loss(self, p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+              l1_alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        data_loss = self.loss_fn(functional_call(self.template, p, (x,)), y)
+        loss = data_loss
+        for j, slot in enumerate(s for s in self.slots if "l1" in s.kinds):
+            loss = loss + ops.l1_penalty([p[n] for n in slot.names], l1_alpha[j])
+        return loss, data_loss
+
+    def _l1_alphas(self) -> torch.Tensor:
+        cols = [[v if k == "l1" else 0.0 for k, v in zip(s.kinds, s.value)] for s in self.slots if "l1" in s.kinds]
+        table = torch.tensor(cols, dtype=self.dtype, device=self.device).reshape(len(cols), len(self.active))
+        return table.T.contiguous()
+
+    def _step(self, idx: torch.Tensor, l1_alpha: torch.Tensor) -> torch.Tensor:
+        x, y = self.data["train"]
+        xb, yb = x[idx], y[idx]
+        grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
+        for slot in self.slots:
+            column = self._column(slot, "l2", lambda lr, alpha: alpha)
+            if column is not None:
+                mask, alpha = column
+                for n in slot.names:
+                    w, a = self.params[n], _per_member(alpha, self.params[n])
+                    if mask is None:  # every member: g += α·w (ops.l2_penalty_grad's term) in one pass
+                        grads[n].addcmul_(a, w)
+                    else:  # the others keep their gradient exactly, whatever their weights hold
+                        grads[n] = torch.where(_per_member(mask, w), grads[n] + a * w, grads[n])
+        for slot in self.slots:
+            column = self._column(slot, "weight_decay", lambda lr, wd: 1.0 - lr * wd)
+            if column is not None:
+                for n in slot.names:
+                    w = self.params[n]
+                    w.mul_(_per_member(column[1], w))  # members without decay are multiplied by exactly 1
+        self._optimizer_step(grads)
+        for slot in self.slots:
+            self._post_step(slot)
+        return data_loss.detach()
+
+    @property
+    def lrs_active(self) -> list[float]:
+        return [self.lrs[m] for m in self.active]
+
+    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(members of ``kind`` with a non-zero parameter, ``value(lr, parameter)`` per member), or None
+        when no member needs the step (the separate pieces skip a zero strength, too)."""
+        key = (id(slot), kind)
+        if key not in self._columns:
+            rows = [k == kind and v != 0.0 for k, v in zip(slot.kinds, slot.value)]
+            values = [value(lr, v) if on else value(lr, 0.0) for lr, v, on in zip(self.lrs_active, slot.value, rows)]
+            mask = None if all(rows) else torch.tensor(rows, device=self.device)  # None: every member
+            self._columns[key] = None if not any(rows) else (
+                mask, torch.tensor(values, dtype=self.dtype, device=self.device))
+        return self._columns[key] if slot.names else None
+
+    def _post_step(self, slot: _Slot) -> None:
+        column = self._column(slot, "l1_prox", lambda lr, alpha: lr * alpha)
+        if column is not None:
+            mask, threshold = column
+            for n in slot.names:
+                w = self.params[n]
+                new = ops.prox_l1(w, _per_member(threshold, w))
+                w.copy_(new if mask is None else torch.where(_per_member(mask, w), new, w))
+        for radius, rows in _groups(slot, "l2_ball", skip=math.isinf):
+            if not slot.names:
+                continue
+            taken = [_take(self.params[n], rows) for n in slot.names]
+            projected = vmap(lambda *ts, r=radius: tuple(ops.project_l2_ball(list(ts), r)))(*taken)
+            for n, new in zip(slot.names, projected):
+                _update(self.params[n], rows, lambda w, new=new: new)
+        for c, rows in _groups(slot, "max_norm", skip=math.isinf):
+            for n in slot.names:
+                _update(self.params[n], rows, lambda w, c=c: vmap(lambda t: ops.project_max_norm(t, c, 0))(w))
+
+    def _optimizer_step(self, grads: dict[str, torch.Tensor]) -> None:
+        tc = self.configs[0].train
+        lrs = self.lrs_active
+        uniform = all(lr == lrs[0] for lr in lrs)
+        lr_col = torch.tensor(lrs, dtype=self.dtype, device=self.device)
+        self.steps += 1
+        for n, p in self.params.items():
+            g, state = grads[n], self.state.setdefault(n, {})
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            if tc.optimizer == "sgd":
+                if tc.momentum != 0.0:
+                    buf = state.get("momentum")
+                    if buf is None:
+                        buf = state["momentum"] = g.clone()
+                    else:
+                        buf.mul_(tc.momentum).add_(g)
+                    g = g.add(buf, alpha=tc.momentum) if tc.nesterov else buf
+                if uniform:
+                    p.add_(g, alpha=-lrs[0])
+                else:
+                    p.addcmul_(g, lr_col.reshape(shape), value=-1)
+                continue
+            beta1, beta2 = tc.betas
+            if "exp_avg" not in state:
+                state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            exp_avg.lerp_(g, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            step = float(self.steps)
+            bias_correction1 = 1 - beta1**step
+            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(1e-8)  # torch.optim.Adam's eps
+            if uniform:
+                p.addcdiv_(exp_avg, denom, value=-(lrs[0] / bias_correction1))
+            else:
+                step_size = torch.tensor([lr / bias_correction1 for lr in lrs], dtype=self.dtype,
+                                         device=self.device).reshape(shape)
+                p.sub_(step_size * (exp_avg / denom))
+
+    # ---- one epoch ------------------------------------------------------------------------------
+    def run_epoch(self) -> None:
+        """Train every live member one epoch, measure it, and retire the members that diverged."""
+        start = time.perf_counter()
+        n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
+        orders = torch.stack([torch.randperm(n, generator=self.generators[m]) for m in self.active]).to(self.device)
+        l1_alpha = self._l1_alphas()
+        losses = [self._step(orders[:, i : i + bs], l1_alpha) for i in range(0, n, bs)]
+        step_losses = torch.stack(losses)  # (steps, members)
+        epoch = self.epoch + 1
+        metrics = self._measure(epoch)
+        keep: list[int] = []
+        for row, m in enumerate(self.active):
+            lr = self.lrs[m]
+            bad = (~torch.isfinite(step_losses[:, row])).nonzero()
+            if len(bad):
+                step = int(bad[0]) + 1
+                value = float(step_losses[step - 1, row])
+                self._retire(m, f"non-finite training loss ({value}) at epoch {epoch}, step {step} of "
+                                f"{len(losses)} (lr = {lr}); try a smaller train.lr")
+                continue
+            row_metrics = metrics[row]
+            row_metrics["step_loss"] = float(step_losses[:, row].double().mean())
+            row_metrics["epoch_time"] = time.perf_counter() - start
+            if not all(math.isfinite(row_metrics[k]) for k in ("train_loss", "weight_norm")):
+                self._retire(m, f"non-finite parameters or loss after epoch {epoch} (lr = {lr})")
+                continue
+            self.histories[m].append(row_metrics)
+            keep.append(row)
+        if len(keep) < len(self.active):
+            self._compact(keep)
+
+    def _retire(self, member: int, reason: str) -> None:
+        history = self.histories[member]
+        self.results[member] = MemberResult("diverged", reason, history, _final(history), self.penalized)
+
+    def _compact(self, keep: list[int]) -> None:
+        rows = torch.tensor(keep, dtype=torch.long, device=self.device)
+        self.params = {n: t.index_select(0, rows) for n, t in self.params.items()}
+        self.state = {n: {k: t.index_select(0, rows) for k, t in s.items()} for n, s in self.state.items()}
+        for slot in self.slots:
+            slot.compact(keep)
+        self._columns.clear()
+        self.active = [self.active[r] for r in keep]
+
+    # ---- metrics --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+        members, n = len(self.active), len(x)
+        if n == 0:
+            return [float("nan")] * members, [float("nan")] * members
+        total = torch.zeros(members, dtype=torch.float64, device=self.device)
+        wrong = torch.zeros(members, dtype=torch.int64, device=self.device)
+        forward = vmap(lambda p, xb: functional_call(self.template, p, (xb,)), in_dims=(0, None))
+        per_member_loss = vmap(self.loss_fn, in_dims=(0, None))
+        for start in range(0, n, _EVAL_CHUNK):
+            xb, yb = x[start : start + _EVAL_CHUNK], y[start : start + _EVAL_CHUNK]
+            out = forward(self.params, xb)
+            total += per_member_loss(out, yb).double() * len(xb)
+            if self.classification:
+                wrong += (out.argmax(dim=-1) != yb).sum(dim=-1)
+        losses = [t / n for t in total.tolist()]
+        errors = [w / n for w in wrong.tolist()] if self.classification else [float("nan")] * members
+        return losses, errors
+
+    @torch.no_grad()
+    def _measure(self, epoch: int) -> list[dict[str, Any]]:
+        """The keys and values of :meth:`reglab.train.Trainer.measure`, for every live member."""
+        out: list[dict[str, Any]] = [{"epoch": epoch} for _ in self.active]
+        for name, (x, y) in self.data.items():
+            losses, errors = self._evaluate(x, y)
+            for row, metrics in enumerate(out):
+                metrics[f"{name}_loss"], metrics[f"{name}_error"] = losses[row], errors[row]
+        gap_key = "error" if self.classification else "loss"
+        for row, metrics in enumerate(out):
+            metrics["penalty"] = self._penalty(row)
+            metrics["objective"] = metrics["train_loss"] + metrics["penalty"]
+            metrics["weight_norm"], metrics["sparsity"] = _weight_stats(
+                [self.params[n][row] for n in self.weight_names])
+            metrics["gap"] = metrics[f"test_{gap_key}"] - metrics[f"train_{gap_key}"]
+            metrics["lr"] = self.lrs[self.active[row]]
+        return out
+
+    def _penalty(self, row: int) -> float:
+        terms = []
+        for slot in self.slots:
+            kind, value = slot.kinds[row], slot.value[row]
+            tensors = [self.params[n][row] for n in slot.names]
+            if not tensors or kind not in ("l2", "l1", "l1_prox") or value == 0.0:
+                continue
+            terms.append(ops.l2_penalty(tensors, value) if kind == "l2" else ops.l1_penalty(tensors, value))
+        if not terms:
+            return 0.0
+        return float(torch.stack(terms).sum() if len(terms) > 1 else terms[0])
+
+    # ---- the whole run --------------------------------------------------------------------------
+    def run(self, progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
+        """Train all epochs; one result per config, in the order given."""
+        start = time.perf_counter()
+        epochs = self.configs[0].train.epochs
+        while self.active and self.epoch < epochs:
+            self.run_epoch()
+            if progress is not None:
+                progress(self.epoch, epochs)
+        duration = time.perf_counter() - start
+        for m in self.active:
+            history = self.histories[m]
+            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized)
+        for result in self.results.values():
+            result.duration_s = duration
+        return [self.results[m] for m in range(len(self.configs))]
+
+
+def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
+    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config."""
+    return VectorizedTrainer(configs, splits=splits).run(progress)
+
+
+def _mask(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _final(history: list[dict[str, float]]) -> dict[str, float | None]:
+    last = history[-1] if history else {}
+    return {k: last.get(k) for k in FINAL_KEYS}
+
+
+def _weight_stats(weights: list[torch.Tensor]) -> tuple[float, float]:
+    """‖w‖₂ over the tensors and the fraction of exact zeros, as :class:`reglab.train.Trainer` reports them."""
+    if not weights:
+        return 0.0, 0.0
+    sq = sum(w.double().pow(2).sum() for w in weights)
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return float(sq.sqrt()), zeros / sum(w.numel() for w in weights)
+
+
+def _groups(slot: _Slot, kind: str, skip: Callable[[float], bool]) -> list[tuple[float, list[int] | None]]:
+    """Rows of the members with ``kind`` at this slot, grouped by their parameter (a projection's radius).
+
+    The rows are None when a group is every member (the update then runs on the whole stack).
+    """
+    found: dict[float, list[int]] = {}
+    for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
+        if k == kind and not skip(v):
+            found.setdefault(v, []).append(row)
+    return [(v, None if len(rows) == len(slot.kinds) else rows) for v, rows in found.items()]
+
+
+def _per_member(column: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A (members,) column shaped to broadcast over a stacked (members, …) tensor."""
+    return column.reshape((-1,) + (1,) * (like.dim() - 1))
+
+
+def _take(t: torch.Tensor, rows: list[int] | None) -> torch.Tensor:
+    return t if rows is None else t[rows]
+
+
+def _update(t: torch.Tensor, rows: list[int] | None, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """t[rows] ← fn(t[rows]) in place (all of t when rows is None)."""
+    if rows is None:
+        t.copy_(fn(t))
+    else:
+        index = torch.tensor(rows, dtype=torch.long, device=t.device)
+        t.index_copy_(0, index, fn(t.index_select(0, index)))

@@ -1,0 +1,132 @@
+"""The vectorized engine against its reference: each member equals its own separate ``reglab.train.train`` run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from reglab.config import parse_config
+from reglab.data import load_dataset
+from reglab.sweep import VectorizedTrainer, plan_units, train_vectorized
+from reglab.sweep._spec import GridPoint
+from reglab.train import train
+
+SPLITS = {}
+
+
+def _splits():
+    if "digits" not in SPLITS:
+        SPLITS["digits"] = load_dataset(parse_config({"data": {"name": "digits", "n_train": 150}}).data)
+    return SPLITS["digits"]
+
+
+def cfg(reg=(), *, seed=0, lr=0.1, optimizer="sgd", momentum=0.0, nesterov=False, epochs=2, hidden=(12,),
+        init_seed=None, batch_size=32):
+    return parse_config({
+        "data": {"name": "digits", "n_train": 150},
+        "model": {"hidden": list(hidden), "init_seed": init_seed},
+        "train": {"epochs": epochs, "seed": seed, "lr": lr, "optimizer": optimizer, "momentum": momentum,
+                  "nesterov": nesterov, "batch_size": batch_size, "dtype": "float64", "device": "cpu"},
+        "regularizer": list(reg),
+    })
+
+
+SKIP = {"epoch_time"}  # wall time, not a number of the run
+
+
+def assert_same_as_separate(configs, results=None, rel=1e-6):
+    results = results or train_vectorized(configs, splits=_splits())
+    assert len(results) == len(configs)
+    for c, got in zip(configs, results):
+        ref = train(c)
+        assert got.status == ref.status, (c.regularizer, ref.reason, got.reason)
+        assert got.reason == ref.reason
+        assert len(got.history) == len(ref.history)
+        for want_row, got_row in zip(ref.history, got.history):
+            assert set(got_row) == set(want_row)
+            for key, want in want_row.items():
+                if key in SKIP:
+                    continue
+                value = got_row[key]
+                if isinstance(want, float) and math.isnan(want):
+                    assert math.isnan(value), key
+                else:
+                    assert value == pytest.approx(want, rel=rel, abs=1e-12), (key, c.regularizer, c.train)
+        assert got.penalized == ref.penalized
+        assert got.final == pytest.approx(ref.final, rel=rel, abs=1e-12, nan_ok=True)
+    return results
+
+
+def test_strengths_kinds_and_seeds_in_one_pass_equal_separate_runs():
+    configs = [cfg([{"kind": kind, "alpha": alpha}], seed=seed)
+               for kind in ("l2", "l1", "l1_prox") for alpha in (0.0, 1e-3, 3e-2) for seed in (0, 1)]
+    configs.append(cfg([{"kind": "l2", "alpha": 5.0, "convention": "nielsen", "mask": "all"}], seed=2))
+    units = plan_units([GridPoint(i, {}, c, str(i)) for i, c in enumerate(configs)])
+    # the mask="all" point shares its settings with no other point: it runs separately
+    assert [(u.engine, len(u.members)) for u in units] == [("vectorized", 18), ("separate", 1)]
+    assert_same_as_separate(configs[:-1])
+    assert_same_as_separate([configs[-1], cfg([{"kind": "l2", "alpha": 1e-3, "mask": "all"}], seed=3)])
+
+
+@pytest.mark.parametrize("optimizer, momentum, nesterov", [("sgd", 0.9, False), ("sgd", 0.9, True),
+                                                           ("adam", 0.0, False)])
+def test_optimizers_with_per_member_learning_rates(optimizer, momentum, nesterov):
+    lrs = (0.05, 0.01) if optimizer == "sgd" else (1e-2, 3e-3)
+    configs = [cfg([{"kind": kind, "alpha": 1e-3}], seed=seed, lr=lr, optimizer=optimizer, momentum=momentum,
+                   nesterov=nesterov) for kind in ("l2", "l1_prox") for seed in (0, 1) for lr in lrs]
+    assert_same_as_separate(configs)
+
+
+def test_adamw_weight_decay_projections_and_chains():
+    configs = [
+        cfg([{"kind": "weight_decay", "wd": 1e-2}], optimizer="adamw", lr=1e-2, seed=0),
+        cfg([{"kind": "weight_decay", "wd": 1e-1}], optimizer="adamw", lr=3e-3, seed=1),
+        cfg([{"kind": "weight_decay", "wd": 0.0}], optimizer="adamw", lr=1e-2, seed=2),
+    ]
+    assert_same_as_separate(configs)
+    chains = [
+        cfg([{"kind": "l2", "alpha": 1e-3}, {"kind": "l2_ball", "radius": 3.0}], seed=0, momentum=0.5),
+        cfg([{"kind": "l1", "alpha": 1e-3}, {"kind": "max_norm", "max_norm": 0.8}], seed=1, momentum=0.5),
+        cfg([{"kind": "weight_decay", "wd": 1e-2}, {"kind": "l2_ball", "radius": math.inf}], seed=2,
+            momentum=0.5),
+        cfg([{"kind": "l1_prox", "alpha": 1e-2}, {"kind": "max_norm", "max_norm": 0.5}], seed=3, momentum=0.5,
+            lr=0.05),
+    ]
+    assert_same_as_separate(chains)
+
+
+def test_init_seed_and_a_last_short_batch():
+    configs = [cfg([{"kind": "l2", "alpha": 1e-3}], seed=s, init_seed=i, batch_size=40) for s, i in
+               ((0, 7), (0, 8), (1, 7))]
+    results = assert_same_as_separate(configs)
+    assert results[0].history[-1]["train_loss"] != results[1].history[-1]["train_loss"]  # inits differ
+
+
+def regression(lr, seed=0, epochs=4):
+    return parse_config({"data": {"name": "linear", "dim": 5, "n": 100, "n_test": 50}, "model": {"kind": "linear"},
+                         "train": {"epochs": epochs, "seed": seed, "lr": lr, "batch_size": 10, "dtype": "float64",
+                                   "device": "cpu"},
+                         "regularizer": [{"kind": "l2", "alpha": 1e-2}]})
+
+
+def test_a_diverged_member_is_frozen_and_the_others_go_on():
+    configs = [regression(0.05, 0), regression(1e5, 0), regression(0.1, 1), regression(1e3, 0)]
+    trainer = VectorizedTrainer(configs)
+    results = trainer.run()
+    assert [r.status for r in results] == ["completed", "diverged", "completed", "diverged"]
+    assert "non-finite training loss (inf) at epoch 3" in results[1].reason  # during the epoch
+    assert "non-finite parameters or loss after epoch 4" in results[3].reason  # found by the measurement
+    assert len(results[1].history) == 2 and len(results[3].history) == 3
+    assert trainer.active == [0, 2]  # the diverged members left the stack
+    assert len(results[0].history) == 4
+    assert_same_as_separate(configs, results)
+
+
+def test_members_are_independent_of_their_group():
+    """A member trained with others gives the numbers it gives in a group of two (no mixing across members)."""
+    a = cfg([{"kind": "l1_prox", "alpha": 1e-2}], seed=4)
+    many = train_vectorized([a] + [cfg([{"kind": "l2", "alpha": x}], seed=5) for x in (0.0, 1e-2, 1e-1)],
+                            splits=_splits())
+    few = train_vectorized([a, cfg([{"kind": "l2", "alpha": 0.0}], seed=6)], splits=_splits())
+    assert many[0].history[-1]["test_loss"] == pytest.approx(few[0].history[-1]["test_loss"], rel=1e-12)
