@@ -82,6 +82,11 @@ def test_examples_parse(repo_root):
     for path in files:
         if "verify_" in path:
             continue
+        if "sweep_" in path:  # a base config plus a [sweep] table: read as a sweep, every point validated
+            from reglab.sweep import load_sweep
+
+            assert load_sweep(path).points
+            continue
         load_config(path)
 
 
