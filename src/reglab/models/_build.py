@@ -11,7 +11,7 @@ from torch import nn
 from reglab.config import ModelConfig
 from reglab.errors import ConfigError
 from reglab.models._features import PlaygroundFeatures, PolynomialFeatures
-from reglab.models._init import initialize
+from reglab.models._init import initialize, restoring_global_rng
 
 __all__ = ["mlp", "linear_model", "build_model", "ACTIVATIONS"]
 
@@ -56,10 +56,11 @@ def mlp(
     extra, width = _feature_layer(features, poly_degree)
     layers += extra
     sizes = [width or sizes[0], *sizes[1:]]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out, bias=bias))
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
+    with restoring_global_rng(generator):
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out, bias=bias))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
     net = nn.Sequential(*layers)
     if generator is not None:
         initialize(net, init, generator)

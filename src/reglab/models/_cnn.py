@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from reglab.errors import ConfigError
-from reglab.models._init import initialize
+from reglab.models._init import initialize, restoring_global_rng
 
 __all__ = ["cnn", "cnn_geometry", "ToImages"]
 
@@ -66,15 +67,16 @@ def cnn(
     sides = cnn_geometry(input_shape, channels, kernel_size, pool)
     layers: list[nn.Module] = [ToImages(input_shape)]
     c_in = input_shape[0]
-    for c_out in channels:
-        layers += [nn.Conv2d(c_in, c_out, kernel_size), ACTIVATIONS[activation](), nn.MaxPool2d(pool)]
-        c_in = c_out
-    layers.append(nn.Flatten())
-    width = c_in * sides[-2] * sides[-1] if channels else input_shape[0] * input_shape[1] * input_shape[2]
-    for size in hidden:
-        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
-        width = size
-    layers.append(nn.Linear(width, n_out))
+    with restoring_global_rng(generator):
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, c_out, kernel_size), ACTIVATIONS[activation](), nn.MaxPool2d(pool)]
+            c_in = c_out
+        layers.append(nn.Flatten())
+        width = c_in * sides[-2] * sides[-1] if channels else math.prod(input_shape)
+        for size in hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        layers.append(nn.Linear(width, n_out))
     net = nn.Sequential(*layers)
     if generator is not None:
         initialize(net, init, generator)

@@ -29,12 +29,14 @@ follow Nielsen's book, whose networks draw biases from N(0, 1) in both cases.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["INITS", "initialize", "fans"]
+__all__ = ["INITS", "initialize", "fans", "restoring_global_rng"]
 
 INITS = ("default", "normal", "nielsen", "xavier", "kaiming")
 
@@ -86,3 +88,19 @@ def initialize(model: nn.Module, scheme: str, generator: torch.Generator) -> nn.
             if isinstance(module, _LAYERS):
                 _draw(module.weight, module.bias, scheme, generator)
     return model
+
+
+@contextlib.contextmanager
+def restoring_global_rng(generator: torch.Generator | None) -> Iterator[None]:
+    """Build layers inside this when their values will come from ``generator``.
+
+    torch's layer constructors draw their default init from the global generator;
+    the values are re-drawn from ``generator`` anyway, so the global state is saved
+    and restored around construction and building a model leaves it untouched.
+    Without a generator the constructors' own draw is the init, and nothing is restored.
+    """
+    if generator is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        yield
