@@ -69,3 +69,13 @@ def test_python_factory_model_trains_and_its_hessian_matches_a_dense_one(tmp_pat
                 dtype=torch.float64)
     expected = torch.linalg.eigvalsh(H).flip(0)[:2]
     assert summary["top"]["eigenvalues"] == pytest.approx(expected.tolist(), rel=1e-6)
+
+
+def test_a_factory_that_cannot_be_imported_exits_2_naming_the_field(tmp_path, repo_root):
+    proc = subprocess.run([*REGLAB, "train", f"{repo_root}/examples/digits_l2.toml", "--set", "model.kind='python'",
+                           "--set", "model.factory='no_such_package.nets:build'", "--json", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2
+    error = json.loads(proc.stdout)["error"]
+    assert error["field"] == "model.factory" and "cannot be imported" in error["message"]
+    assert "Traceback" not in proc.stderr
