@@ -14,6 +14,11 @@ where the weights start: N(0, 1) weights give ‖w‖ ≈ √(784·30 + 30·10) 
 saturated hidden units, a network that without a penalty keeps its large weights and
 fits the 1,000 images by them; the scaled draw starts at ‖w‖ ≈ 6, near where L2 would
 pull the weights anyway. The reading reports the measured numbers.
+
+Measured (full version, seed 0, 2 shared CPU cores, 325 s): from N(0, 1), 81.5% without
+and 86.0% with L2 (+4.5 points; Nielsen +4.83); from N(0, 1/n_in), 86.8% and 86.9%
+(+0.1). Unregularized, the N(0, 1) network ends at ‖w‖ ≈ 166 with 76% of its hidden
+activations saturated; with L2 at ‖w‖ ≈ 44, 31% saturated.
 """
 
 from __future__ import annotations
