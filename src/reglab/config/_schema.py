@@ -20,7 +20,7 @@ without touching this module). ``reglab.regularize`` never imports
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import model_validator
 
@@ -31,18 +31,68 @@ from reglab.regularize._schema import Field, Schema
 
 __all__ = ["ModelConfig", "TrainConfig", "RunConfig"]
 
-class ModelConfig(Schema):
-    """The network: an MLP, linear regression or logistic regression."""
+IMAGE_DATASETS = ("digits", "mnist", "mnist-full")
 
-    kind: Literal["mlp", "linear", "logistic"] = "mlp"
-    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64])
+
+class ModelConfig(Schema):
+    """The network: an MLP, linear or logistic regression, a LeNet-style CNN, or the user's own module.
+
+    ``kind = "cnn"`` (image data sets only): blocks of a 2-D convolution with
+    ``channels[i]`` filters of ``kernel_size``×``kernel_size`` (no padding), the
+    activation and ``pool``×``pool`` max-pooling, then dense layers of sizes
+    ``hidden`` and the output layer (Nielsen ch. 6). ``kind = "python"``:
+    ``factory = "package.module:function"`` is called as
+    ``function(input_features, outputs)`` and must return a ``torch.nn.Module``.
+    ``init`` chooses how weights and biases are drawn (from ``init_seed``, else
+    ``train.seed``): ``default`` is torch's own, ``normal`` N(0, 1), ``nielsen``
+    N(0, 1/fan_in) weights with N(0, 1) biases, ``xavier`` Glorot-uniform,
+    ``kaiming`` N(0, 2/fan_in) (see :mod:`reglab.models._init`).
+    """
+
+    kind: Literal["mlp", "linear", "logistic", "cnn", "python"] = "mlp"
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [64], description="hidden layer sizes (mlp), dense layers after the blocks (cnn)")
     activation: Literal["sigmoid", "tanh", "relu", "linear"] = "relu"
     features: Literal["raw", "playground", "poly"] = Field(
         "raw", description="input map: raw, the Playground map (x1, x2, x1², x2², x1·x2, sin x1, sin x2), or poly"
     )
     poly_degree: int = Field(1, ge=1, le=30, description="features='poly': powers x¹…x^d of a 1-D input")
     bias: bool = True
+    init: Literal["default", "normal", "nielsen", "xavier", "kaiming"] = Field(
+        "default", description="weight init: torch's default, N(0,1), N(0,1/fan_in), Glorot-uniform, He-normal")
     init_seed: int | None = Field(None, ge=0, description="seed of the weight init (default: train.seed)")
+    channels: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, description="cnn: filters per conv–pool block (default [20])")
+    kernel_size: int | None = Field(None, ge=1, le=64, description="cnn: side of the square kernels (default 5)")
+    pool: int | None = Field(None, ge=1, le=16, description="cnn: side of the max-pooling window (default 2)")
+    factory: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="python: 'package.module:function' returning an nn.Module, called as function(n_in, n_out)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cnn_defaults(cls, data: Any) -> Any:
+        """Fill in the CNN's defaults (Nielsen's first ch. 6 net) so the resolved config shows them."""
+        if isinstance(data, dict) and data.get("kind") == "cnn":
+            data = {"channels": [20], "kernel_size": 5, "pool": 2, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        cnn_only = [k for k in ("channels", "kernel_size", "pool") if getattr(self, k) is not None]
+        if cnn_only and self.kind != "cnn":
+            raise ValueError(f"model.{cnn_only[0]} is for model.kind = 'cnn' (kind is {self.kind!r})")
+        if (self.factory is None) == (self.kind == "python"):
+            raise ValueError("model.kind = 'python' needs model.factory = 'package.module:function'"
+                             if self.factory is None else
+                             f"model.factory is for model.kind = 'python' (kind is {self.kind!r})")
+        if self.kind in ("cnn", "python"):
+            if self.features != "raw":
+                raise ValueError(f"model.features = {self.features!r} is for mlp and linear models, "
+                                 f"not model.kind = {self.kind!r}")
+            if not self.bias:
+                raise ValueError(f"model.bias = false is for mlp and linear models, not model.kind = {self.kind!r}")
+        return self
 
 
 class TrainConfig(Schema):
@@ -56,8 +106,10 @@ class TrainConfig(Schema):
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     nesterov: bool = False
     betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (0.9, 0.999)
-    loss: Literal["auto", "cross_entropy", "half_mse", "mse"] = Field(
-        "auto", description="auto: cross_entropy for classification, half_mse (½·mean squared error) for regression"
+    loss: Literal["auto", "cross_entropy", "sigmoid_cross_entropy", "quadratic", "half_mse", "mse"] = Field(
+        "auto", description="auto: cross_entropy (softmax) for classification, half_mse (½·mean squared error) for "
+        "regression; sigmoid_cross_entropy and quadratic put sigmoid units on the outputs (Nielsen's costs, "
+        "notes eq. 21), each a mean over examples"
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float64"] = "float32"
@@ -89,4 +141,7 @@ class RunConfig(Schema):
                 "train.optimizer = 'adamw' is Adam plus decoupled decay: add a [[regularizer]] "
                 "with kind = 'weight_decay' (or use optimizer = 'adam')"
             )
+        if self.model.kind == "cnn" and self.data.name not in IMAGE_DATASETS:
+            raise ValueError(f"model.kind = 'cnn' needs an image data set ({', '.join(IMAGE_DATASETS)}); "
+                             f"data.name = {self.data.name!r} is not one")
         return self
