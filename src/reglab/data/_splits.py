@@ -51,6 +51,11 @@ class Splits:
         return int(np.prod(self.train.x.shape[1:]))
 
     @property
+    def example_shape(self) -> tuple[int, ...]:
+        """The shape of one example as a model sees it: (C, H, W) for images, else (features,)."""
+        return tuple(self.image_shape) if self.image_shape else (self.input_dim,)
+
+    @property
     def output_dim(self) -> int:
         return self.n_classes if self.task == "classification" else int(self.train.y.shape[1])
 

@@ -101,7 +101,7 @@ def _whitened(ctx: ExperimentContext, seed: int, quick: bool) -> dict:
     alphas = np.unique(np.concatenate([base, brackets]))
     predicted = soft_threshold(w_star.numpy(), h.numpy(), alphas)
 
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=seed)
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=seed)
     penalized = [name for name, _ in select_parameters(model, "weights")]
     obj = Objective(model, half_mse, (X, y), dtype=torch.float64, penalized=penalized)
     fista, sk, w_prev = [], [], w_star.clone()

@@ -68,7 +68,7 @@ def _initial_weight_norm(cfg, splits) -> float:
     from reglab.models import build_model
     from reglab.regularize import select_parameters
 
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed)
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=cfg.train.seed)
     return math.sqrt(sum(float(p.detach().double().pow(2).sum()) for _, p in select_parameters(model, "weights")))
 
 

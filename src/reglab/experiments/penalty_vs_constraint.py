@@ -87,7 +87,7 @@ def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: lis
     radii = penalized.norm(dim=1)
     radii_theory = constraint_radius(H, w_star, torch.from_numpy(lambdas))
 
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=seed)
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=seed)
     obj = Objective(model, half_mse, (X, y), dtype=torch.float64)  # C₀ only: no penalty term is asked of it
     pgd, steps = zip(*[_projected_gradient(obj, float(k)) for k in radii])
     pgd = torch.stack(pgd)

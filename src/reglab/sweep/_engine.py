@@ -102,7 +102,7 @@ class VectorizedTrainer:
         n_train = len(self.splits.train)
         if n_train == 0:
             raise ValueError("the training split is empty")
-        models = [build_model(c.model, self.splits.input_dim, self.splits.output_dim, seed=c.train.seed)
+        models = [build_model(c.model, self.splits.example_shape, self.splits.output_dim, seed=c.train.seed)
                   .to(device=self.device, dtype=self.dtype) for c in self.configs]
         self.template = models[0]
         params, _ = stack_module_state(models)

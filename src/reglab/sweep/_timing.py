@@ -65,7 +65,7 @@ def time_engines(configs: Sequence[RunConfig], splits: Splits, *, steps: int = 3
     vectorized = _best(lambda: trainer._step(idx, l1_alpha), steps, trainer.device)
 
     cfg = configs[0]
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed).to(
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=cfg.train.seed).to(
         device=trainer.device, dtype=trainer.dtype)
     optimizer = (torch.optim.SGD(model.parameters(), lr=cfg.train.lr, momentum=cfg.train.momentum)
                  if cfg.train.optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=cfg.train.lr))

@@ -60,7 +60,7 @@ def load_run(run: str | os.PathLike, out: str | os.PathLike = "reglab-runs") -> 
     cfg = load_config(folder / CONFIG)
     splits = load_dataset(cfg.data)
     _, loss_fn = get_loss(cfg.train.loss, splits.task)
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed)
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=cfg.train.seed)
     # The trainer's model is the regularizer chain's wrap_model of it (dropout inserts layers, which
     # shifts the state-dict keys); the generator is only needed in training mode, never here.
     context = BindContext(n_train=len(splits.train), generator=torch.Generator().manual_seed(cfg.train.seed))

@@ -84,7 +84,7 @@ class Trainer:
         context = BindContext(n_train=n_train, generator=self.generator)
         reg = as_chain(regularizer) if regularizer is not None else from_config(cfg.regularizer)
         model = model if model is not None else build_model(
-            cfg.model, self.splits.input_dim, self.splits.output_dim, seed=tc.seed)
+            cfg.model, self.splits.example_shape, self.splits.output_dim, seed=tc.seed)
         for transform in reg.transforms:
             model = transform.wrap_model(model, context)
         self.model = model.to(device=self.device, dtype=self.dtype)

@@ -183,7 +183,7 @@ def verify(cfg: RunConfig, alphas: Sequence[float], *, penalty: str = "l2", mask
         raise ConfigError(f"--alpha needs at least one strength, each > 0, got {alphas}", field="--alpha")
     splits = splits or load_dataset(cfg.data)
     _, loss_fn = get_loss(cfg.train.loss, splits.task)
-    model = build_model(cfg.model, splits.input_dim, splits.output_dim, seed=cfg.train.seed)
+    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=cfg.train.seed)
     penalized = [n for n, _ in select_parameters(model, mask)]
     y = splits.train.y if splits.train.y.dtype == torch.int64 else splits.train.y.double()
     objective = Objective(model, loss_fn, (splits.train.x, y), dtype=torch.float64, penalized=penalized)
