@@ -191,3 +191,19 @@ def test_likelihood_validates():
     with pytest.raises(ConfigError, match="likelihood"):
         Likelihood("poisson", n=3)
     assert Likelihood("gaussian", n=10, scale=0.5).summed_alpha(0.1, beta=2.0) == pytest.approx(1.0)
+
+
+def test_curvature_on_a_subsample_is_counted_at_its_share():
+    objective = mlp_objective(trained_alpha=None)
+    X, Y = objective.batches[0]
+    half = Objective(torch.nn.Sequential(torch.nn.Linear(5, 12), torch.nn.Tanh(), torch.nn.Linear(12, 3)).double(),
+                     torch.nn.functional.cross_entropy, (X[:60], Y[:60]), dtype=torch.float64)
+    result = tune_alpha(objective, Likelihood("categorical", n=120), alpha0=1e-2, curvature="ggn", max_trainings=2,
+                        curvature_objective=half)
+    total = result.compute
+    assert total["curvature_data_fraction"] == 0.5
+    assert total["grad_equivalents"] == pytest.approx(total["training_grad_evals"] + 0.5 * (
+        total["gradients"] + 2.0 * total["curvature_products"]))
+    # the spectrum is the subsample's: its GGN at the last trained point
+    expected = dense_spectrum(half.at(result.w), curvature="ggn")
+    np.testing.assert_allclose(result.spectrum.top, expected.top, rtol=1e-10, atol=1e-12)

@@ -55,7 +55,8 @@ def test_tune_alpha_json_matches_bayesian_ridge_and_stores_runs(tmp_path):
                        max_iter=3000).fit(X, y)
     n = len(y)
     # lambda_ is the prior precision on ½‖y − Xw‖² (summed), alpha_ the noise precision: α = lambda_/(alpha_·n)
-    assert doc["alpha"] == pytest.approx(convert(br.lambda_ / br.alpha_, "sklearn-ridge", "reglab", n=n), rel=1e-6)
+    expected = convert(br.lambda_ / br.alpha_, "sklearn-ridge", "reglab", n=n)
+    assert doc["alpha"] == pytest.approx(expected, rel=1e-6)
     assert doc["beta"] == pytest.approx(br.alpha_, rel=1e-6)
     assert doc["weight_decay"] == doc["alpha"]
     assert doc["nielsen_lambda"] == pytest.approx(doc["alpha"] * n)

@@ -30,6 +30,9 @@ def tune_alpha_command(
     top_k: int = typer.Option(20, "--top-k", min=1, help="Lanczos path: exact top eigenvalues"),
     probes: int = typer.Option(10, "--probes", min=2, help="Lanczos path: SLQ probes"),
     steps: int = typer.Option(40, "--steps", min=1, help="Lanczos path: Lanczos steps per probe"),
+    curvature_examples: Optional[int] = typer.Option(None, "--curvature-examples", min=1,
+                                                     help="take the curvature on this many training examples "
+                                                          "(a seeded subsample; cheaper, approximate)"),
     figure: Optional[Path] = typer.Option(None, "--figure", help="save the figure here (default with --out: "
                                                                  "OUT/tune-alpha/NAME.png)"),
     json_: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
@@ -50,7 +53,7 @@ def tune_alpha_command(
     with sigterm_as_interrupt():
         result = tune_config(cfg, out=out, alpha0=alpha0, rtol=rtol, max_trainings=max_trainings, method=method,
                              curvature=curvature, top_k=top_k, num_probes=probes, lanczos_steps=steps,
-                             progress=say)
+                             curvature_examples=curvature_examples, progress=say)
     document = result.to_json()
     if figure is None and out is not None:
         figure = out / "tune-alpha" / f"{cfg.name or config.stem}.png"

@@ -111,11 +111,14 @@ def _likelihood(cfg: RunConfig, splits) -> Likelihood:
 def tune_config(cfg: RunConfig, *, out: str | os.PathLike | None = None, alpha0: float | None = None,
                 rtol: float = 0.05, max_trainings: int = 4, method: str = "auto", curvature: str = "auto",
                 top_k: int = 20, num_probes: int = 10, lanczos_steps: int = 40,
+                curvature_examples: int | None = None,
                 progress: Callable[[str], None] | None = None) -> ConfigTuneResult:
-    """Evidence-tune ``cfg``'s L2 strength; every training goes through :func:`reglab.train.train` (stored with ``out``).
+    """Evidence-tune ``cfg``'s L2 strength; each training is :func:`reglab.train.train` (stored with ``out``).
 
     Unpenalized parameters are minimized jointly on the dense path and held on the SLQ path
-    (:func:`reglab.evidence.spectrum_at`). A training that does not complete is a :class:`RunError`.
+    (:func:`reglab.evidence.spectrum_at`). ``curvature_examples``: the curvature on that
+    many training examples drawn without replacement (seeded by ``train.seed``) instead of all
+    of them (cheaper; an approximation). A training that does not complete is a :class:`RunError`.
     """
     index, entry = _l2_entry(cfg)
     mask = entry.mask if entry is not None else "weights"
@@ -134,6 +137,17 @@ def tune_config(cfg: RunConfig, *, out: str | os.PathLike | None = None, alpha0:
     X, Y = splits.train.x, splits.train.y
     batches = [(X[i:i + CHUNK], Y[i:i + CHUNK]) for i in range(0, len(X), CHUNK)]
     objective = Objective(model, loss_fn, batches, dtype=torch.float64, penalized=names)
+    curvature_objective = None
+    if curvature_examples is not None:
+        if not (isinstance(curvature_examples, int) and 1 <= curvature_examples):
+            raise ConfigError(f"curvature_examples must be a positive integer, got {curvature_examples!r}",
+                              field="--curvature-examples")
+        if curvature_examples < len(X):
+            generator = torch.Generator().manual_seed(cfg.train.seed)
+            pick = torch.randperm(len(X), generator=generator)[:curvature_examples]
+            Xs, Ys = X[pick], Y[pick]
+            sub = [(Xs[i:i + CHUNK], Ys[i:i + CHUNK]) for i in range(0, curvature_examples, CHUNK)]
+            curvature_objective = Objective(model, loss_fn, sub, dtype=torch.float64, penalized=names)
     runs: list[dict] = []
     say = progress or (lambda line: None)
 
@@ -155,7 +169,8 @@ def tune_config(cfg: RunConfig, *, out: str | os.PathLike | None = None, alpha0:
 
     result = tune_alpha(objective, likelihood, alpha0=alpha0, fit=fit, rtol=rtol, max_trainings=max_trainings,
                         method=method, curvature=curvature, top_k=top_k, num_probes=num_probes,
-                        lanczos_steps=lanczos_steps, seed=cfg.train.seed, progress=say)
+                        lanczos_steps=lanczos_steps, seed=cfg.train.seed, curvature_objective=curvature_objective,
+                        progress=say)
     grid = log_grid(result.alpha, decades=2.5, points=41)
     curve = evidence_curve(result.spectrum, likelihood, np.sort(np.concatenate([grid, [result.alpha]])),
                            result.beta)

@@ -124,6 +124,7 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
                method: str = "auto", curvature: str = "auto", unpenalized: str = "joint", negative: str = "clip",
                top_k: int = 20, num_probes: int = 10, lanczos_steps: int = 40, seed: int = 0,
                hvp_cost: float = HVP_COST, tol: float = 1e-10, max_iter: int = 10_000,
+               curvature_objective: Objective | None = None,
                progress: Callable[[str], None] | None = None) -> TuneResult:
     r"""MacKay's evidence maximization for the L2 strength of ``objective`` (penalty mask: ``objective.mask``).
 
@@ -139,7 +140,12 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         max_trainings: at most this many trainings in all.
         method, curvature, unpenalized, negative, top_k, num_probes, lanczos_steps, seed:
             how each :class:`Spectrum` is taken (:func:`reglab.evidence.spectrum_at`).
-        hvp_cost: gradient-equivalents per curvature product.
+        hvp_cost: gradient-equivalents per curvature product over all of ``objective``'s data.
+        curvature_objective: take each spectrum (and the quadratic model) on this objective
+            instead, e.g. the same model and loss on a random subsample of the training set:
+            its products cost ``hvp_cost·(its examples / objective's examples)`` each. An
+            approximation (the subsample's curvature and loss stand for the full set's); the
+            likelihood's ``n`` stays that of the full training set.
         tol, max_iter: of the inner :func:`fixed_point` iteration.
         progress: receives one line per round (the CLI prints them on stderr).
 
@@ -162,6 +168,10 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         raise ConfigError(f"rtol must be > 0, got {rtol!r}", field="rtol")
     start = time.perf_counter()
     fit = fit or lbfgs_fit(objective)
+    curvature_on = curvature_objective or objective
+    if curvature_on.size != objective.size or curvature_on.names != objective.names:
+        raise ValueError("curvature_objective must have the same parameter layout as objective")
+    fraction = _examples(curvature_on) / _examples(objective)
     say = progress or (lambda line: None)
     w = objective.vector() if w0 is None else w0
     alpha_t = float(alpha0)
@@ -174,7 +184,7 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         trained = fit(alpha_t, w)
         fits.append(trained)
         w, training = trained.w, training + trained.grad_evals
-        spectrum = spectrum_at(objective.at(w), method=method, curvature=curvature, unpenalized=unpenalized,
+        spectrum = spectrum_at(curvature_on.at(w), method=method, curvature=curvature, unpenalized=unpenalized,
                                negative=negative, top_k=top_k, num_probes=num_probes, lanczos_steps=lanczos_steps,
                                seed=seed)
         hvps, grads = hvps + spectrum.num_hvps, grads + spectrum.num_grads
@@ -191,11 +201,15 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
             alpha_t = point.alpha
     assert point is not None and spectrum is not None
     compute = {"trainings": len(fits), "training_grad_evals": training, "curvature_products": hvps,
-               "gradients": grads, "hvp_cost": hvp_cost,
-               "grad_equivalents": training + grads + hvp_cost * hvps}
+               "gradients": grads, "hvp_cost": hvp_cost, "curvature_data_fraction": fraction,
+               "grad_equivalents": training + fraction * (grads + hvp_cost * hvps)}
     return TuneResult(point.alpha, alpha_t, point.beta, point.summed_alpha, point.gamma,
                       point.evidence.log_evidence, point.evidence.stderr, converged, len(fits), rounds, compute,
                       time.perf_counter() - start, w, spectrum, fits)
+
+
+def _examples(objective: Objective) -> int:
+    return sum(int(x.shape[0]) for x, _ in objective.batches)
 
 
 def evidence_curve(spectrum: Spectrum, likelihood: Likelihood, alphas: Sequence[float],
