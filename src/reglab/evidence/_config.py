@@ -111,14 +111,16 @@ def _likelihood(cfg: RunConfig, splits) -> Likelihood:
 def tune_config(cfg: RunConfig, *, out: str | os.PathLike | None = None, alpha0: float | None = None,
                 rtol: float = 0.05, max_trainings: int = 4, method: str = "auto", curvature: str = "auto",
                 top_k: int = 20, num_probes: int = 10, lanczos_steps: int = 40,
-                curvature_examples: int | None = None,
+                curvature_examples: int | None = None, train_fn: Callable[[RunConfig], Any] | None = None,
                 progress: Callable[[str], None] | None = None) -> ConfigTuneResult:
     """Evidence-tune ``cfg``'s L2 strength; each training is :func:`reglab.train.train` (stored with ``out``).
 
     Unpenalized parameters are minimized jointly on the dense path and held on the SLQ path
     (:func:`reglab.evidence.spectrum_at`). ``curvature_examples``: the curvature on that
     many training examples drawn without replacement (seeded by ``train.seed``) instead of all
-    of them (cheaper; an approximation). A training that does not complete is a :class:`RunError`.
+    of them (cheaper; an approximation). ``train_fn(cfg) -> RunResult`` replaces
+    ``train(cfg, out=out)`` (an experiment passes ``ctx.train``). A training that does not
+    complete is a :class:`RunError`.
     """
     index, entry = _l2_entry(cfg)
     mask = entry.mask if entry is not None else "weights"
@@ -153,7 +155,7 @@ def tune_config(cfg: RunConfig, *, out: str | os.PathLike | None = None, alpha0:
 
     def fit(alpha: float, _w: torch.Tensor) -> Fit:
         run_cfg = with_alpha(cfg, alpha, mask)
-        result = train(run_cfg, out=out)
+        result = train_fn(run_cfg) if train_fn is not None else train(run_cfg, out=out)
         if result.status != "completed":
             raise RunError(f"the training at alpha = {alpha:.4g} {result.status}: {result.reason}; lower train.lr "
                            "or change the config", field="train")
