@@ -207,3 +207,19 @@ def test_curvature_on_a_subsample_is_counted_at_its_share():
     # the spectrum is the subsample's: its GGN at the last trained point
     expected = dense_spectrum(half.at(result.w), curvature="ggn")
     np.testing.assert_allclose(result.spectrum.top, expected.top, rtol=1e-10, atol=1e-12)
+
+
+def test_unpenalized_intercept_joint_equals_bayesian_ridge_with_intercept():
+    """A bias outside the prior, minimized jointly (Schur complement), is scikit-learn's centering."""
+    _, X, y = linear_problem("logspace")
+    y = y + 3.0
+    model = torch.nn.Linear(X.shape[1], 1, dtype=torch.float64)
+    objective = Objective(model, half_mse, (X, y), dtype=torch.float64, penalized=["weight"])
+    br = BayesianRidge(fit_intercept=True, alpha_1=0.0, alpha_2=0.0, lambda_1=0.0, lambda_2=0.0, tol=1e-13,
+                       max_iter=3_000).fit(X.numpy(), y.numpy().ravel())
+    spectrum = dense_spectrum(objective, unpenalized="joint")
+    assert spectrum.unpenalized == "joint" and spectrum.size == X.shape[1]
+    point = fixed_point(spectrum, Likelihood("gaussian", n=X.shape[0]), alpha0=1e-2, tol=1e-14, max_iter=100_000)
+    expected = convert(br.lambda_ / br.alpha_, "sklearn-ridge", "reglab", n=X.shape[0])
+    assert point.alpha == pytest.approx(expected, rel=1e-6)
+    assert point.beta == pytest.approx(br.alpha_, rel=1e-6)

@@ -258,9 +258,9 @@ def dense_spectrum(objective: Objective, *, curvature: str = "hessian", unpenali
     else:
         H_eff = torch.as_tensor(effective_hessian(H, mask))
         u = ~mask
-        solve = torch.linalg.lstsq(H[u][:, u], torch.stack([g[u], *H[u][:, mask].T], dim=1)).solution
-        g_eff = g[mask] - H[mask][:, u] @ solve[:, 0]
-        c0 -= 0.5 * float(g[u] @ solve[:, 0])  # the constant of minimizing over the unpenalized block
+        solve = torch.linalg.lstsq(H[u][:, u], g[u][:, None]).solution[:, 0]  # H_uu⁺ g_u
+        g_eff = g[mask] - H[mask][:, u] @ solve
+        c0 -= 0.5 * float(g[u] @ solve)  # the constant of minimizing over the unpenalized block
     w_p = w[mask]
     values, vectors = torch.linalg.eigh((H_eff + H_eff.T) / 2)
     lam = values.numpy()
