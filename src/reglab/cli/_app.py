@@ -7,6 +7,7 @@ import typer
 from reglab._version import __version__
 from reglab.cli._common import set_debug
 from reglab.cli._datasets import datasets_command
+from reglab.cli._evidence import tune_alpha_command
 from reglab.cli._experiments import demo_command, experiment_command, report_command
 from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
 from reglab.cli._runs import runs_app
@@ -31,6 +32,7 @@ app.command("experiment")(experiment_command)
 app.command("report")(report_command)
 app.command("demo")(demo_command)
 app.command("sweep")(sweep_command)
+app.command("tune-alpha")(tune_alpha_command)
 
 
 def _version(value: bool) -> None:

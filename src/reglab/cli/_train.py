@@ -23,7 +23,7 @@ STATUS_EXIT = {"completed": ExitCode.OK, "diverged": ExitCode.DIVERGED, "interru
 
 @guard
 def train_command(
-    config: Path = typer.Argument(..., help="TOML config with [data], [model], [train], [[regularizer]]"),
+    config: Path = typer.Argument(..., help="TOML config with the tables data, model, train and the regularizer list"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a config value: key=value (repeatable)"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory (runs.db and runs/)"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder with the MNIST IDX files (mnist-full)"),

@@ -15,7 +15,7 @@ from reglab.experiments._demo import DEMO_EXPERIMENTS, Demo, run_demo
 
 _MODULES = ("mnist_weight_decay", "playground_l2", "ridge_geometry", "lasso_geometry", "penalty_vs_constraint",
             "spectrum_shrinkage", "early_stopping", "dropout", "augmentation", "nn_vs_svm", "polynomial_degree",
-            "beyond_nets", "nielsen_overfitting")
+            "beyond_nets", "nielsen_overfitting", "evidence_vs_grid")
 
 for _name in _MODULES:
     import_module(f"reglab.experiments.{_name}")
