@@ -9,6 +9,7 @@ from reglab.cli._common import set_debug
 from reglab.cli._datasets import datasets_command
 from reglab.cli._experiments import demo_command, experiment_command, report_command
 from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
+from reglab.cli._playground import playground_command
 from reglab.cli._runs import runs_app
 from reglab.cli._train import train_command
 
@@ -29,6 +30,7 @@ app.command("hessian")(hessian_command)
 app.command("experiment")(experiment_command)
 app.command("report")(report_command)
 app.command("demo")(demo_command)
+app.command("playground")(playground_command)
 
 
 def _version(value: bool) -> None:
