@@ -13,7 +13,8 @@ one :class:`Session` per tab (20 at most).
 
 from reglab.playground._app import create_app
 from reglab.playground._session import PlaygroundError, Session, SessionManager, SessionNotFound, TooManySessions
+from reglab.playground._server import serve_in_thread
 from reglab.playground._setting import CAPS, FEATURES, LIVE_FIELDS, REGULARIZATIONS, Setting
 
-__all__ = ["create_app", "Setting", "Session", "SessionManager", "PlaygroundError", "SessionNotFound",
+__all__ = ["create_app", "serve_in_thread", "Setting", "Session", "SessionManager", "PlaygroundError", "SessionNotFound",
            "TooManySessions", "CAPS", "FEATURES", "REGULARIZATIONS", "LIVE_FIELDS"]
