@@ -181,8 +181,6 @@ async def _stream(manager: SessionManager, session: Any, request: Request) -> As
             if await request.is_disconnected():
                 break
             session.touched = time.monotonic()
-            if session.running:
-                await anyio.to_thread.run_sync(session.train_for, TRAIN_SLICE)
             for kind, data in session.drain():
                 yield _sse(kind, data)
             now = time.monotonic()
@@ -193,7 +191,9 @@ async def _stream(manager: SessionManager, session: Any, request: Request) -> As
                 yield _sse("snapshot", snapshot)
                 last_snapshot = now
                 last_spectrum = now if spectrum else last_spectrum
-            if not session.running:
+            if session.running:
+                await anyio.to_thread.run_sync(session.train_for, TRAIN_SLICE)
+            else:
                 if now - last_beat >= HEARTBEAT_EVERY:
                     yield ": heartbeat\n\n"
                     last_beat = now
