@@ -10,7 +10,8 @@ between epochs.
 
 Changing the regularization, its rate or the learning rate goes on from the
 current weights (``Trainer.set_regularizer`` / ``Trainer.set_lr``) and records a
-mark at that epoch; any other change builds the session anew (a reset).
+mark at that epoch (before the first epoch there is nothing to go on from, so it rebuilds);
+any other change builds the session anew (a reset).
 """
 
 from __future__ import annotations
@@ -78,10 +79,12 @@ class Session:
         self.touched = time.monotonic()
         self._events: list[tuple[str, dict[str, Any]]] = []
         self.dirty = True  # the stream should send a full snapshot (with the spectrum)
+        self.revision = 0  # counts the setting's changes, so the page can tell a late event from a new one
         self._build(setting)
 
     # ------------------------------------------------------------------ state
     def _build(self, setting: Setting, running: bool = False) -> None:
+        self.revision += 1
         self.setting = setting
         self.trainer = Trainer(setting.run_config(), model=views.build_network(setting))
         self.marks: list[dict[str, Any]] = []
@@ -94,7 +97,7 @@ class Session:
         """The setting (as fields and as the URL query), the data points and the caps."""
         return {"session": self.id, "setting": self.setting.model_dump(), "query": self.setting.to_query(),
                 "points": views.points(self.trainer), "extent": views.EXTENT, "caps": CAPS,
-                "epoch": self.trainer.epoch, "running": self.running, "marks": self.marks,
+                "epoch": self.trainer.epoch, "running": self.running, "marks": self.marks, "revision": self.revision,
                 "reproducible": self.setting.feature_map is not None}
 
     # ------------------------------------------------------------------ controls
@@ -124,19 +127,21 @@ class Session:
         with self.lock:
             if not changed:
                 return {**self.status(), "applied": "nothing"}
-            if changed <= LIVE_FIELDS and self.stopped is None:
+            if changed <= LIVE_FIELDS and self.stopped is None and self.trainer.epoch > 0:
                 old = self.setting
                 if changed & {"regularization", "rate"}:
                     self.trainer.set_regularizer(new.regularizer_entries())
                 if "learning_rate" in changed:
                     self.trainer.set_lr(new.learning_rate)
                 self.setting = new
+                self.revision += 1
                 label = " · ".join(
                     [f"{_label(old)} → {_label(new)}"] * bool(changed & {"regularization", "rate"})
                     + [f"lr {old.learning_rate:g} → {new.learning_rate:g}"] * ("learning_rate" in changed))
                 mark = {"epoch": self.trainer.epoch, "label": label}
                 self.marks.append(mark)
-                self._events.append(("mark", {**mark, "setting": new.model_dump(), "query": new.to_query()}))
+                self._events.append(("mark", {**mark, "setting": new.model_dump(), "query": new.to_query(),
+                                              "revision": self.revision}))
                 applied = "live"
             else:
                 self._build(new, running=self.running)
@@ -146,7 +151,7 @@ class Session:
 
     def status(self) -> dict[str, Any]:
         return {"session": self.id, "epoch": self.trainer.epoch, "running": self.running,
-                "stopped": self.stopped, "query": self.setting.to_query()}
+                "stopped": self.stopped, "query": self.setting.to_query(), "revision": self.revision}
 
     # ------------------------------------------------------------------ training
     def _epoch(self) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 
 from reglab.curvature import eigen, hessian_operator
 from reglab.models import PlaygroundFeatures, mlp
-from reglab.playground._setting import FEATURE_LABELS, FEATURES, Setting
+from reglab.playground._setting import FEATURE_LABELS, FEATURES, REGULARIZATIONS, Setting
 from reglab.regularize import select_parameters
 from reglab.theory import effective_parameters, shrink_factors
 from reglab.train import Trainer
@@ -118,7 +118,8 @@ def spectrum(trainer: Trainer, setting: Setting) -> dict[str, Any]:
         "weights": n_weights,
         "exact": exact,
         "note": ("all eigenvalues (dense)" if exact else f"top {k} by Lanczos; γ counts these only")
-                + ("" if alpha > 0 else f"; {setting.regularization} has no L2 α: shrink factors are 1"),
+                + ("" if alpha > 0 else "; α = 0: every shrink factor is 1" if setting.regularization in ("l2", "weight-decay")
+                   else f"; {REGULARIZATIONS[setting.regularization]} has no L2 α: shrink factors are 1"),
     }
 
 

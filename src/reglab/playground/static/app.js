@@ -8,6 +8,7 @@ const NEG = [245, 147, 34], POS = [8, 119, 189];
 const state = {
   session: null, running: false, setting: null, points: null, extent: 6,
   history: [], marks: [], snapshot: null, source: null, pending: false, labels: {}, stopped: null,
+  revision: 0, queue: Promise.resolve(),
 };
 window.reglabPlayground = state;
 
@@ -104,8 +105,7 @@ function connect() {
   source.addEventListener("mark", (e) => {
     const mark = JSON.parse(e.data);
     state.marks.push({ epoch: mark.epoch, label: mark.label });
-    state.setting = mark.setting;
-    writeUrl(mark.query);
+    if (mark.revision >= state.revision) { state.revision = mark.revision; state.setting = mark.setting; writeUrl(mark.query); }
     schedule();
   });
   source.addEventListener("snapshot", (e) => { state.snapshot = JSON.parse(e.data); schedule(); });
@@ -129,9 +129,12 @@ function onReset(described) {
   state.marks = described.marks.slice();
   state.snapshot = null;
   state.stopped = null;
-  writeControls(described.query);
-  writeUrl(described.query);
-  setRunning(described.running);
+  if (described.revision >= state.revision) {  // not an event that a later change has overtaken
+    state.revision = described.revision;
+    writeControls(described.query);
+    writeUrl(described.query);
+    setRunning(described.running);
+  }
   schedule();
 }
 
@@ -141,21 +144,32 @@ function setRunning(running) {
   $("train-button").dataset.running = running ? "true" : "false";
 }
 
-async function control(action) {
-  if (!state.session) return;
-  const status = await api("POST", `/api/sessions/${state.session}/control`, { action });
+// requests go one after another, in the order of the clicks, so the server sees the controls' order
+function enqueue(task) {
+  state.queue = state.queue.then(task).catch(() => { /* the message is shown; the session keeps its setting */ });
+  return state.queue;
+}
+
+function applied(status) {
+  state.revision = Math.max(state.revision, status.revision);
+  writeUrl(status.query);
   setRunning(status.running);
 }
 
-async function changed() {
+function control(action) {
+  return enqueue(async () => {
+    if (!state.session) return;
+    applied(await api("POST", `/api/sessions/${state.session}/control`, { action }));
+  });
+}
+
+function changed() {
   $("noise-value").textContent = $("noise").value;
   $("train-ratio-value").textContent = $("train-ratio").value;
-  if (!state.session) return;
-  try {
-    const status = await api("PATCH", `/api/sessions/${state.session}/setting`, readControls());
-    writeUrl(status.query);
-    setRunning(status.running);
-  } catch (err) { /* the message is shown; the session keeps its setting */ }
+  return enqueue(async () => {
+    if (!state.session) return;
+    applied(await api("PATCH", `/api/sessions/${state.session}/setting`, readControls()));
+  });
 }
 
 // ------------------------------------------------------------------ drawing
@@ -166,13 +180,15 @@ function schedule() {
 }
 
 const fmt = (v, digits = 3) => (v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toFixed(digits));
+// small non-zero values (a penalty on shrunk weights) keep their size instead of showing as 0.000
+const fmtSmall = (v) => (v && Math.abs(v) < 1e-3 ? Number(v).toExponential(2) : fmt(v, 4));
 
 function render() {
   const last = state.history[state.history.length - 1];
   $("epoch").textContent = last ? String(last.epoch) : String(state.snapshot ? state.snapshot.epoch : 0);
   $("train-loss").textContent = last ? fmt(last.train_loss) : "–";
   $("test-loss").textContent = last ? fmt(last.test_loss) : "–";
-  $("penalty").textContent = last ? fmt(last.penalty, 4) : "–";
+  $("penalty").textContent = last ? fmtSmall(last.penalty) : "–";
   $("gap").textContent = last ? fmt(last.test_loss - last.train_loss) : "–";
   $("weight-norm").textContent = last ? fmt(last.weight_norm) : "–";
   $("sparsity").textContent = last ? `${(100 * last.sparsity).toFixed(1)} %` : "–";
