@@ -323,3 +323,27 @@ def test_the_cli_binds_loopback_by_default_and_warns_otherwise(monkeypatch, host
     assert ("warning" in result.output) == warned
     default = CliRunner().invoke(app, ["playground"])
     assert calls[1][1]["host"] == "127.0.0.1" and calls[1][1]["port"] == 8765 and "warning" not in default.output
+
+
+def test_open_starts_the_browser_on_the_served_address(monkeypatch):
+    import uvicorn
+
+    import reglab.cli._playground as command
+    from reglab.cli import app
+
+    opened = []
+
+    class Now:  # threading.Timer, without the wait
+        def __init__(self, delay, func, args):
+            self.func, self.args = func, args
+
+        def start(self):
+            self.func(*self.args)
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(command.threading, "Timer", Now)
+    monkeypatch.setattr(command.webbrowser, "open", opened.append)
+    assert CliRunner().invoke(app, ["playground", "--open", "--port", "9001"]).exit_code == 0
+    assert opened == ["http://127.0.0.1:9001/"]
+    bad = CliRunner().invoke(app, ["playground", "--port", "70000"])
+    assert bad.exit_code == 2

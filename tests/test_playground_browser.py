@@ -100,8 +100,11 @@ def test_train_xor_with_l2_then_switch_to_l1_prox_without_a_reset(browser, serve
     page.click("[data-testid=train-button]")  # pause
     page.wait_for_function("document.querySelector('[data-testid=train-button]').dataset.running === 'false'")
     page.wait_for_timeout(400)  # the last snapshot drawn: the network stops changing
-    page.hover("[data-testid=weights] line >> nth=1", force=True)  # where lines cross, the top one answers
-    assert " w = " in page.inner_text("[data-testid=weight-hover]")
+    hit = page.locator("[data-testid=weights] line.hit").nth(5)
+    hit.hover(force=True)  # where lines cross, the top one answers
+    shown = page.inner_text("[data-testid=weight-hover]")
+    assert " → " in shown and " w = " in shown
+    float(shown.rpartition("w = ")[2])  # the weight's value
     assert "effective parameters" in page.inner_text("[data-testid=spectrum]")
     with page.expect_download() as download:
         page.click("[data-testid=export]")

@@ -73,8 +73,8 @@ def create_app(manager: SessionManager | None = None) -> FastAPI:
     """The playground app; ``manager`` (default: 20 sessions at most) holds the sessions.
 
     >>> app = create_app()
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/sessions/{sid}"))[:2]
-    ['/api/sessions/{sid}', '/api/sessions/{sid}/close']
+    >>> sorted({r.path for r in app.routes if r.path.startswith("/api/sessions/{sid}/")})
+    ['/api/sessions/{sid}/close', '/api/sessions/{sid}/config.toml', '/api/sessions/{sid}/control', '/api/sessions/{sid}/events', '/api/sessions/{sid}/export', '/api/sessions/{sid}/setting']
     """
     manager = manager or SessionManager()
     app = FastAPI(title="reglab playground", docs_url=None, redoc_url=None, openapi_url=None)

@@ -285,14 +285,17 @@ function drawNetwork(net) {
   const cols = sizes.length, xs = sizes.map((_, i) => 58 + (i * (W - 120)) / Math.max(1, cols - 1));
   const ys = sizes.map((n) => Array.from({ length: n }, (_, j) => (n === 1 ? H / 2 : 22 + (j * (H - 44)) / (n - 1))));
   const name = (layer, j) => (layer === 0 ? net.inputs[j] : layer === cols - 1 ? net.outputs[j] : `h${layer}.${j + 1}`);
-  const parts = [];
+  const parts = [], hits = [];
   net.layers.forEach((layer, li) => {
     layer.weight.forEach((row, out) => row.forEach((wv, inp) => {
       const width = Math.min(9, 0.4 + 1.8 * Math.abs(wv)), color = wv >= 0 ? "#0877bd" : "#f59322";
       const text = `${name(li, inp)} → ${name(li + 1, out)}: w = ${wv.toFixed(4)}`;
-      parts.push(`<line x1="${xs[li]}" y1="${ys[li][inp]}" x2="${xs[li + 1]}" y2="${ys[li + 1][out]}" ` +
-        `stroke="${color}" stroke-width="${width.toFixed(2)}" stroke-opacity="${wv === 0 ? 0.15 : 0.8}" ` +
-        `data-weight="${wv}" data-label="${text}"><title>${text}</title></line>`);
+      const ends = `x1="${xs[li]}" y1="${ys[li][inp]}" x2="${xs[li + 1]}" y2="${ys[li + 1][out]}"`;
+      parts.push(`<line class="w" ${ends} stroke="${color}" stroke-width="${width.toFixed(2)}" ` +
+        `stroke-opacity="${wv === 0 ? 0.15 : 0.8}" data-weight="${wv}"/>`);
+      // a wide transparent twin on top: thin (or zero) weights are as easy to hover as thick ones
+      hits.push(`<line class="hit" ${ends} stroke="transparent" stroke-width="9" data-weight="${wv}" ` +
+        `data-label="${text}"><title>${text}</title></line>`);
     }));
   });
   sizes.forEach((n, li) => ys[li].forEach((y, j) => {
@@ -300,7 +303,7 @@ function drawNetwork(net) {
     if (li === 0) parts.push(`<text x="${xs[li] - 12}" y="${y + 4}" text-anchor="end" font-size="12">${net.inputs[j]}</text>`);
     if (li === cols - 1) parts.push(`<text x="${xs[li] + 12}" y="${y + 4}" font-size="11">${net.outputs[j]}</text>`);
   }));
-  svg.innerHTML = parts.join("");
+  svg.innerHTML = parts.join("") + hits.join("");
 }
 
 function drawSpectrum(s) {
@@ -335,6 +338,6 @@ $("export").addEventListener("click", () => {
   document.body.appendChild(a); a.click(); a.remove();
 });
 $("weights").addEventListener("mouseover", (e) => {
-  if (e.target.tagName === "line") $("weight-hover").textContent = e.target.dataset.label;
+  if (e.target.dataset.label) $("weight-hover").textContent = e.target.dataset.label;
 });
 start();
