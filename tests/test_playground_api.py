@@ -12,6 +12,8 @@ import tomllib
 import zipfile
 
 import httpx
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -68,6 +70,8 @@ def test_a_setting_reads_back_from_its_url_and_stands_for_the_experiments_config
                 "regularization": "l2", "rate": "0.3"}
     setting = Setting.from_query(exercise)
     assert Setting.from_query(setting.to_query()) == setting
+    odd = Setting(noise=12.345678912345, rate=1e-7, learning_rate=0.1 + 0.2)
+    assert Setting.from_query(odd.to_query()) == odd and odd.to_query()["rate"] == "1e-07"
     cfg, ref = setting.run_config(500), parse_config(experiment_config(0.3, 0, False))
     assert (cfg.data, cfg.model, cfg.regularizer) == (ref.data, ref.model, ref.regularizer)
     assert (cfg.train.lr, cfg.train.batch_size, cfg.train.epochs) == (0.01, 10, 500)
@@ -347,3 +351,36 @@ def test_open_starts_the_browser_on_the_served_address(monkeypatch):
     assert opened == ["http://127.0.0.1:9001/"]
     bad = CliRunner().invoke(app, ["playground", "--port", "70000"])
     assert bad.exit_code == 2
+
+
+def test_a_diverged_run_stops_with_the_reason_and_starts_no_more(monkeypatch):
+    from reglab.playground import Session
+    from reglab.train import EpochResult
+
+    session = Session("s", Setting.from_query(SMALL))
+    monkeypatch.setattr(session.trainer, "run_epoch", lambda: EpochResult(None, diverged="non-finite training loss"))
+    session.control("start")
+    session.train_for(0.01)
+    events = session.drain()
+    assert events[-1] == ("stopped", {"reason": "non-finite training loss"})
+    assert session.control("start")["running"] is False and session.status()["stopped"]
+    assert session.update({"rate": "0.1"})["applied"] == "reset"  # a stopped run is rebuilt, not continued
+    assert session.stopped is None and session.trainer.epoch == 0
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@hypothesis.given(st.dictionaries(st.sampled_from([*Setting.model_fields, "train-ratio", "hidden-layers", "x"]),
+                                  st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6),
+                                            st.floats(allow_nan=True), st.none(), st.lists(st.integers(-3, 30))),
+                                  max_size=5))
+def test_any_query_is_a_setting_or_a_config_error_naming_a_field(query):
+    from reglab.errors import ConfigError
+
+    try:
+        setting = Setting.from_query(query)
+    except ConfigError as exc:
+        assert exc.field is None or exc.field.replace("-", "_") in Setting.model_fields or exc.field == "x"
+        assert exc.field is None or str(exc).startswith(exc.field)
+    else:
+        assert Setting.from_query(setting.to_query()) == setting
+        setting.run_config()  # and every valid setting is a valid run config

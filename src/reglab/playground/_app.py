@@ -174,7 +174,7 @@ def create_app(manager: SessionManager | None = None) -> FastAPI:
 
 
 async def _stream(manager: SessionManager, session: Any, request: Request) -> AsyncIterator[str]:
-    last_snapshot = last_spectrum = last_beat = 0.0
+    last_snapshot = last_spectrum = last_beat = spectrum_cost = 0.0
     try:
         yield ": reglab playground\n\n"
         while not session.closed:
@@ -186,11 +186,13 @@ async def _stream(manager: SessionManager, session: Any, request: Request) -> As
             now = time.monotonic()
             full, session.dirty = session.dirty, False
             if full or (session.running and now - last_snapshot >= SNAPSHOT_EVERY):
-                spectrum = full or now - last_spectrum >= SPECTRUM_EVERY
+                # a big network's spectrum costs a while: take at most a fifth of the time for it
+                spectrum = full or now - last_spectrum >= max(SPECTRUM_EVERY, 5 * spectrum_cost)
                 snapshot = await anyio.to_thread.run_sync(session.snapshot, spectrum)
                 yield _sse("snapshot", snapshot)
-                last_snapshot = now
-                last_spectrum = now if spectrum else last_spectrum
+                last_snapshot = time.monotonic()
+                if spectrum:
+                    last_spectrum, spectrum_cost = last_snapshot, last_snapshot - now
             if session.running:
                 await anyio.to_thread.run_sync(session.train_for, TRAIN_SLICE)
             else:

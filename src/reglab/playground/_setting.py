@@ -50,6 +50,12 @@ Dataset = Literal["circle", "xor", "gauss", "spiral"]
 Regularization = Literal["none", "l1", "l1-prox", "l2", "weight-decay", "dropout"]
 
 
+def _number(value: float) -> str:
+    """Short when exact (0.3, 50), else every digit: the link must give back the same number."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 def _split(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -113,7 +119,7 @@ class Setting(BaseModel):
         """The setting as the URL writes it (``from_query`` reads it back equal)."""
         out = {}
         for name, value in self.model_dump().items():
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" if isinstance(
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else _number(value) if isinstance(
                 value, float) else str(value)
             out[name.replace("_", "-")] = text
         return out
