@@ -384,3 +384,38 @@ def test_any_query_is_a_setting_or_a_config_error_naming_a_field(query):
     else:
         assert Setting.from_query(setting.to_query()) == setting
         setting.run_config()  # and every valid setting is a valid run config
+
+
+def test_switching_to_dropout_and_back_goes_on_with_the_same_weights():
+    from reglab.playground import Session
+
+    session = Session("s", Setting.from_query({**SMALL, "regularization": "l2", "rate": "0.01"}))
+    for _ in range(2):
+        session.control("step")
+    before = session.snapshot(False)["network"]["layers"]
+    assert session.update({"regularization": "dropout", "rate": "0.5"})["applied"] == "live"
+    assert session.snapshot(False)["network"]["layers"] == before  # no reset: the same weights
+    assert session.trainer.cfg.regularizer[0].kind == "dropout"
+    assert any(type(m).__name__ == "DropoutLayer" for m in session.trainer.model.modules())
+    session.control("step")
+    assert session.update({"regularization": "weight-decay", "rate": "0.1"})["applied"] == "live"
+    session.control("step")
+    assert session.trainer.epoch == 4 and [m["epoch"] for m in session.marks] == [2, 3]
+    assert session.snapshot(True)["spectrum"]["alpha"] == 0.1  # weight decay's wd is the L2 α (plain SGD)
+    epochs = [d["epoch"] for k, d in session.drain() if k == "epoch"]
+    assert epochs == [1, 2, 3, 4]
+
+
+def test_sessions_never_streamed_expire_and_free_their_place():
+    import time
+
+    from reglab.playground import SessionManager, TooManySessions
+
+    manager = SessionManager(max_sessions=2, idle_timeout=0.2)
+    first = manager.create(Setting.from_query(SMALL))
+    manager.create(Setting.from_query(SMALL))
+    with pytest.raises(TooManySessions):
+        manager.create(Setting.from_query(SMALL))
+    time.sleep(0.3)
+    manager.create(Setting.from_query(SMALL))
+    assert first.closed and len(manager) == 1

@@ -8,6 +8,7 @@ server on 127.0.0.1 on a free port and stops it. Screenshots are written to
 import io
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -149,7 +150,18 @@ def test_the_notes_exercise_rate_0_has_larger_weights_and_a_larger_gap_than_rate
     tabs["0"][0].screenshot(path=str(artifacts / "playground-exercise-rate0.png"), full_page=True)
     tabs["0.3"][0].screenshot(path=str(artifacts / "playground-exercise-rate0.3.png"), full_page=True)
     for page, _ in tabs.values():
-        page.context.close()
+        sid = page.evaluate("window.reglabPlayground.session")
+        page.context.close()  # closing the tab ends its session (and so its training)
+        assert wait_for(lambda: httpx.get(f"{server}/api/sessions/{sid}").status_code == 404)
+
+
+def wait_for(condition, seconds=10.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_a_bad_value_in_the_link_is_named_and_the_page_starts_anyway(browser, server):
@@ -159,6 +171,12 @@ def test_a_bad_value_in_the_link_is_named_and_the_page_starts_anyway(browser, se
     assert page.get_attribute("[data-testid=error]", "data-field") == "rate"
     assert page.input_value("[data-testid=dataset]") == "spiral"
     assert "rate=0" in page.url
-    # the browser logs the server's 422 answer to the bad link as a failed resource; nothing else may appear
-    assert [e for e in errors if "status of 422" not in e] == [] and len(errors) == 1
+    hidden = page.input_value("[data-testid=hidden-layers]")
+    page.fill("[data-testid=hidden-layers]", "4,99")
+    page.press("[data-testid=hidden-layers]", "Enter")
+    page.wait_for_function("document.querySelector('[data-testid=error]').dataset.field === 'hidden-layers'")
+    page.wait_for_function(f"document.querySelector('[data-testid=hidden-layers]').value === '{hidden}'")
+    assert "16 units" in page.inner_text("[data-testid=error]")  # says what is allowed
+    # the browser logs the server's 422 answers as failed resources; nothing else may appear
+    assert [e for e in errors if "status of 422" not in e] == [] and len(errors) == 2
     page.context.close()

@@ -8,7 +8,7 @@ const NEG = [245, 147, 34], POS = [8, 119, 189];
 const state = {
   session: null, running: false, setting: null, points: null, extent: 6,
   history: [], marks: [], snapshot: null, source: null, pending: false, labels: {}, stopped: null,
-  revision: 0, queue: Promise.resolve(),
+  revision: 0, queue: Promise.resolve(), inflight: 0,
 };
 window.reglabPlayground = state;
 
@@ -105,7 +105,9 @@ function connect() {
   source.addEventListener("mark", (e) => {
     const mark = JSON.parse(e.data);
     state.marks.push({ epoch: mark.epoch, label: mark.label });
-    if (mark.revision >= state.revision) { state.revision = mark.revision; state.setting = mark.setting; writeUrl(mark.query); }
+    if (mark.revision >= state.revision && state.inflight === 0) {
+      state.revision = mark.revision; state.setting = mark.setting; writeUrl(mark.query);
+    }
     schedule();
   });
   source.addEventListener("snapshot", (e) => { state.snapshot = JSON.parse(e.data); schedule(); });
@@ -129,7 +131,7 @@ function onReset(described) {
   state.marks = described.marks.slice();
   state.snapshot = null;
   state.stopped = null;
-  if (described.revision >= state.revision) {  // not an event that a later change has overtaken
+  if (described.revision >= state.revision && state.inflight === 0) {  // not overtaken by a later change
     state.revision = described.revision;
     writeControls(described.query);
     writeUrl(described.query);
@@ -144,15 +146,22 @@ function setRunning(running) {
   $("train-button").dataset.running = running ? "true" : "false";
 }
 
-// requests go one after another, in the order of the clicks, so the server sees the controls' order
+// Requests go one after another, in the order of the clicks, so the server sees the controls' order.
+// While any is queued or in flight the controls belong to the user: no answer or event overwrites them.
 function enqueue(task) {
-  state.queue = state.queue.then(task).catch(() => { /* the message is shown; the session keeps its setting */ });
+  state.inflight += 1;
+  state.queue = state.queue.then(task).catch(async () => {
+    // the message is shown; the session kept its setting, so the controls go back to it
+    if (state.inflight !== 1 || !state.session) return;
+    const response = await fetch(`/api/sessions/${state.session}`);  // not api(): keep the message shown
+    if (response.ok) applied(await response.json());
+  }).finally(() => { state.inflight -= 1; });
   return state.queue;
 }
 
 function applied(status) {
   state.revision = Math.max(state.revision, status.revision);
-  writeUrl(status.query);
+  if (state.inflight === 1) { writeControls(status.query); writeUrl(status.query); }
   setRunning(status.running);
 }
 
