@@ -419,3 +419,15 @@ def test_sessions_never_streamed_expire_and_free_their_place():
     time.sleep(0.3)
     manager.create(Setting.from_query(SMALL))
     assert first.closed and len(manager) == 1
+
+
+def test_only_json_bodies_are_read_so_other_sites_cannot_drive_sessions(client):
+    for headers in ({"content-type": "application/x-www-form-urlencoded"}, {"content-type": "text/plain"}, {}):
+        response = client.post("/api/sessions", content=b'{"dataset": "xor"}', headers=headers)
+        assert response.status_code == 415 and response.json()["error"]["field"] == "content-type"
+    sid = client.post("/api/sessions", json=SMALL).json()["session"]
+    response = client.post(f"/api/sessions/{sid}/control", content=b'{"action": "start"}',
+                           headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+    assert client.get(f"/api/sessions/{sid}").json()["running"] is False
+    client.delete(f"/api/sessions/{sid}")

@@ -128,7 +128,8 @@ def test_the_notes_exercise_rate_0_has_larger_weights_and_a_larger_gap_than_rate
     shown = {}
     for rate, (page, errors) in tabs.items():
         page.wait_for_function("+document.querySelector('[data-testid=epoch]').textContent >= 500", timeout=45_000)
-        page.click("[data-testid=train-button]")
+        page.click("[data-testid=train-button]")  # pause; the button says so once the server has answered
+        page.wait_for_function("document.querySelector('[data-testid=train-button]').dataset.running === 'false'")
         sid = page.evaluate("window.reglabPlayground.session")
         status = httpx.get(f"{server}/api/sessions/{sid}").json()
         assert status["running"] is False

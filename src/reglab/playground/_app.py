@@ -48,11 +48,26 @@ MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".css": "text/css; charset=utf-8"}
 
 
+class UnsupportedMedia(PlaygroundError):
+    kind = "request"
+    status = 415
+
+
 def _error(status: int, kind: str, message: str, field: str | None) -> JSONResponse:
     return JSONResponse({"error": {"kind": kind, "message": message, "field": field}}, status_code=status)
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of a request; only ``application/json`` is read.
+
+    Asking for JSON means a page from another site cannot send these requests
+    without a CORS preflight, which this server never grants: only its own page
+    (or a script on this machine) can start and drive sessions.
+    """
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json":
+        raise UnsupportedMedia(f"send the request body as JSON (Content-Type: application/json), not {kind or 'none'}",
+                               field="content-type")
     raw = await request.body()
     if not raw.strip():
         return {}
