@@ -7,6 +7,7 @@ numbers a stream sends are compared with a Trainer run independently on the same
 
 import io
 import json
+import os
 import threading
 import tomllib
 import zipfile
@@ -319,12 +320,14 @@ def test_the_cli_binds_loopback_by_default_and_warns_otherwise(monkeypatch, host
 
     from reglab.cli import app
 
+    monkeypatch.setenv("REGLAB_PLAYGROUND_HOSTS", "")
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
     result = CliRunner().invoke(app, ["playground", "--host", host, "--port", "8799"])
     assert result.exit_code == 0, result.output
     assert calls[0][1]["host"] == host and calls[0][1]["port"] == 8799 and calls[0][1]["factory"] is True
     assert ("warning" in result.output) == warned
+    assert os.environ["REGLAB_PLAYGROUND_HOSTS"] == ("*" if warned else "")
     default = CliRunner().invoke(app, ["playground"])
     assert calls[1][1]["host"] == "127.0.0.1" and calls[1][1]["port"] == 8765 and "warning" not in default.output
 
@@ -431,3 +434,15 @@ def test_only_json_bodies_are_read_so_other_sites_cannot_drive_sessions(client):
     assert response.status_code == 415
     assert client.get(f"/api/sessions/{sid}").json()["running"] is False
     client.delete(f"/api/sessions/{sid}")
+
+
+def test_requests_naming_another_host_are_refused(server, monkeypatch):
+    for host in ("evil.example", "evil.example:80", "10.0.0.1:8765"):
+        response = httpx.get(f"{server}/api/options", headers={"host": host})
+        assert response.status_code == 400 and response.json()["error"]["field"] == "host", host
+    port = server.rpartition(":")[2]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        assert httpx.get(f"{server}/api/options", headers={"host": host}).status_code == 200, host
+    monkeypatch.setenv("REGLAB_PLAYGROUND_HOSTS", "*")  # what `reglab playground --host 0.0.0.0` sets
+    with serve_in_thread(manager=None) as other:
+        assert httpx.get(f"{other}/api/options", headers={"host": "10.0.0.1:8765"}).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 import webbrowser
 
@@ -11,6 +12,7 @@ import typer
 from reglab.cli._common import guard, stderr
 from reglab.errors import ConfigError
 
+HOSTS_ENV = "REGLAB_PLAYGROUND_HOSTS"  # read by reglab.playground.create_app
 APP = "reglab.playground:create_app"  # uvicorn imports the app factory itself (the CLI stays a thin shell)
 
 
@@ -40,6 +42,8 @@ def playground_command(
                           field="playground") from None
     if not host.strip():
         raise ConfigError("--host must not be empty (default 127.0.0.1)", field="--host")
+    # the app serves only requests naming a loopback host, unless it is meant to be reached from elsewhere
+    os.environ[HOSTS_ENV] = "" if is_loopback(host) else "*"
     if not is_loopback(host):
         stderr.print(f"warning: binding {host}: anyone who can reach this address can use the playground and "
                      "spend this machine's CPU; use the default --host 127.0.0.1 to keep it local",

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from importlib.resources import files
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 import anyio
 from fastapi import FastAPI, Request
@@ -84,8 +85,32 @@ def _sse(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {as_json(data)}\n\n"
 
 
-def create_app(manager: SessionManager | None = None) -> FastAPI:
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+HOSTS_ENV = "REGLAB_PLAYGROUND_HOSTS"
+
+
+def _allowed_hosts(hosts: Sequence[str] | None) -> frozenset[str] | None:
+    if hosts is None:
+        spec = os.environ.get(HOSTS_ENV, "")
+        hosts = None if spec.strip() == "*" else [h.strip() for h in spec.split(",") if h.strip()] or LOOPBACK_NAMES
+    return None if hosts is None else frozenset(h.lower().strip("[]") for h in hosts)
+
+
+def _host_name(header: str) -> str:
+    header = header.strip().lower()
+    if header.startswith("["):  # [::1]:8765
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def create_app(manager: SessionManager | None = None, *, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The playground app; ``manager`` (default: 20 sessions at most) holds the sessions.
+
+    Requests must name one of ``allowed_hosts`` in their Host header (default: the
+    loopback names 127.0.0.1, localhost and ::1, or the comma-separated list in
+    ``$REGLAB_PLAYGROUND_HOSTS``, where ``*`` allows any — what ``reglab playground
+    --host`` sets for a non-loopback address). This keeps a web page elsewhere from
+    reaching the server through a DNS name it points at 127.0.0.1 (DNS rebinding).
 
     >>> app = create_app()
     >>> sorted({r.path for r in app.routes if r.path.startswith("/api/sessions/{sid}/")})
@@ -94,6 +119,15 @@ def create_app(manager: SessionManager | None = None) -> FastAPI:
     manager = manager or SessionManager()
     app = FastAPI(title="reglab playground", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.manager = manager
+    hosts = _allowed_hosts(allowed_hosts)
+
+    @app.middleware("http")
+    async def _only_allowed_hosts(request: Request, call_next: Any) -> Response:
+        name = _host_name(request.headers.get("host", ""))
+        if hosts is not None and name not in hosts:
+            return _error(400, "request", f"host {name!r} is not served here; open http://127.0.0.1:PORT/ "
+                          f"(allowed: {', '.join(sorted(hosts))})", "host")
+        return await call_next(request)
 
     @app.exception_handler(ReglabError)
     async def _reglab_error(request: Request, exc: ReglabError) -> JSONResponse:
