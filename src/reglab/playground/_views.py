@@ -6,7 +6,8 @@ curvature panel is the Hessian of the mean *data* loss C₀ on the training spli
 regularizers penalize; biases held at their values), in float64; the shrink factors
 λᵢ/(λᵢ + α) and the effective number of parameters γ(α) = Σᵢ λᵢ/(λᵢ + α) come from
 ``reglab.theory`` with α the L2 strength in use (weight decay's wd counts as L2's α,
-its equal under plain SGD; other regularizers have none, α = 0).
+its equal under plain SGD; other regularizers have none, α = 0). Negative eigenvalues
+(away from a minimum) count as 0 in γ and get no shrink factor of their own meaning.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def spectrum(trainer: Trainer, setting: Setting) -> dict[str, Any]:
         "weights": n_weights,
         "exact": exact,
         "note": ("all eigenvalues (dense)" if exact else f"top {k} by Lanczos; γ counts these only")
+                + ("" if alpha > 0 else "; γ(0) is the rank (eigenvalues above 1e-9·λ₁)")
                 + ("" if alpha > 0 else "; α = 0: every shrink factor is 1" if setting.regularization in ("l2", "weight-decay")
                    else f"; {REGULARIZATIONS[setting.regularization]} has no L2 α: shrink factors are 1"),
     }
