@@ -10,6 +10,7 @@ from reglab.cli._datasets import datasets_command
 from reglab.cli._evidence import tune_alpha_command
 from reglab.cli._experiments import demo_command, experiment_command, report_command
 from reglab.cli._lab import backprop_check_command, hessian_command, lambda_app, verify_command
+from reglab.cli._playground import playground_command
 from reglab.cli._runs import runs_app
 from reglab.cli._sweep import sweep_command
 from reglab.cli._train import train_command
@@ -33,6 +34,7 @@ app.command("report")(report_command)
 app.command("demo")(demo_command)
 app.command("sweep")(sweep_command)
 app.command("tune-alpha")(tune_alpha_command)
+app.command("playground")(playground_command)
 
 
 def _version(value: bool) -> None:

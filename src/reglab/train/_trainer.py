@@ -22,12 +22,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from reglab.config import RunConfig
+from reglab.config import RunConfig, parse_config
 from reglab.data import Split, Splits, load_dataset
 from reglab.errors import ConfigError, DataError
 from reglab.models import build_model
@@ -85,6 +85,7 @@ class Trainer:
         reg = as_chain(regularizer) if regularizer is not None else from_config(cfg.regularizer)
         model = model if model is not None else build_model(
             cfg.model, self.splits.example_shape, self.splits.output_dim, seed=tc.seed)
+        self.base_model = model  # before the transforms: set_regularizer wraps it afresh
         for transform in reg.transforms:
             model = transform.wrap_model(model, context)
         self.model = model.to(device=self.device, dtype=self.dtype)
@@ -136,6 +137,54 @@ class Trainer:
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def set_regularizer(self, regularizer: Regularizer | Sequence[Any]) -> None:
+        """Change the regularizer chain mid-run: same model, weights, optimizer (and its state), data, generator.
+
+        Training goes on from the current weights, as when the TensorFlow Playground's
+        regularization is changed without a reset. The new chain's model transforms
+        (dropout) wrap :attr:`base_model`, the network before any transform, so the
+        previous chain's layers are gone and the Linear layers (the optimizer's
+        parameters) are the same objects; its steps and callbacks are bound afresh
+        (their state starts new). ``regularizer`` is a :class:`Regularizer` or a list
+        of ``[[regularizer]]`` configs (dicts or config objects); given configs,
+        :attr:`cfg` is updated to them, so it describes the chain in use from now on.
+        The history is kept: the epochs before the change were trained with the old chain.
+
+        >>> from reglab.config import parse_config
+        >>> trainer = Trainer(parse_config({"data": {"name": "xor", "n_points": 40}, "train": {"batch_size": 8}}))
+        >>> _ = trainer.run_epoch()
+        >>> trainer.set_regularizer([{"kind": "l1_prox", "alpha": 0.5}])
+        >>> [piece.name for piece in trainer.reg.pieces], trainer.epoch
+        (['l1_prox'], 1)
+        """
+        if isinstance(regularizer, Regularizer):
+            reg = as_chain(regularizer)
+        else:
+            entries = [r.model_dump() if hasattr(r, "model_dump") else dict(r) for r in regularizer]
+            self.cfg = parse_config({**self.cfg.model_dump(), "regularizer": entries})
+            reg = from_config(self.cfg.regularizer)
+        context = BindContext(n_train=len(self.splits.train), generator=self.generator)
+        model = self.base_model
+        for transform in reg.transforms:
+            model = transform.wrap_model(model, context)
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.reg = reg.bind(self.model, context)
+        self.steps = self.reg.steps
+        self.callbacks = self.reg.callbacks
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate mid-run (every parameter group); :attr:`cfg` records it.
+
+        >>> from reglab.config import parse_config
+        >>> trainer = Trainer(parse_config({"data": {"name": "xor", "n_points": 40}}))
+        >>> trainer.set_lr(0.03)
+        >>> trainer.measure(0)["lr"], trainer.cfg.train.lr
+        (0.03, 0.03)
+        """
+        self.cfg = parse_config({**self.cfg.model_dump(), "train": {**self.cfg.train.model_dump(), "lr": lr}})
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.train.lr
 
     def run_epoch(self) -> EpochResult:
         """Train one epoch, then measure. Stops early on a non-finite loss."""
