@@ -118,9 +118,13 @@ GENERATED = [
 def _stored_configs(repo_root):
     import glob
 
+    from reglab.sweep import load_sweep
+
     files = sorted(glob.glob(f"{repo_root}/examples/*.toml"))
     assert len(files) >= 10
-    return [load_config(path) for path in files] + [parse_config(raw) for raw in GENERATED]
+    runs = [load_config(path) for path in files if "sweep_" not in path]
+    points = [point.config for path in files if "sweep_" in path for point in load_sweep(path).points]
+    return runs + points + [parse_config(raw) for raw in GENERATED]
 
 
 def test_every_stored_config_reads_back_to_the_same_resolved_config(repo_root):
