@@ -256,6 +256,8 @@ def _arpack(op: CurvatureOperator, k: int, which: str, tol: float, seed: int):
 
 
 def _residuals(op: CurvatureOperator, values: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    """``‖A vᵢ − λᵢ vᵢ‖``: the product in ``op``'s dtype, the difference in the pairs' (at least float32)."""
-    product = matmat_blocked(op, vectors.to(op.dtype)).to(device=vectors.device, dtype=vectors.dtype)
-    return torch.linalg.vector_norm(product - vectors * values.to(vectors.device), dim=0)
+    """``‖A vᵢ − λᵢ vᵢ‖``: the product in ``op``'s dtype, the difference in the wider of it and the pairs'."""
+    dtype = torch.promote_types(vectors.dtype, op.dtype)
+    vectors = vectors.to(dtype)
+    product = matmat_blocked(op, vectors.to(op.dtype)).to(device=vectors.device, dtype=dtype)
+    return torch.linalg.vector_norm(product - vectors * values.to(vectors.device, dtype), dim=0)
