@@ -2,8 +2,9 @@
 
 The model (ReLU, cross-entropy, 1.86M parameters) is trained briefly with Adam
 on the bundled MNIST sample, saved, and every method then runs in a **fresh
-process** on the same weights and data, so that each one's peak memory
-(``resource.getrusage(...).ru_maxrss``) is its own:
+process** on the same weights and data, so that each one's peak memory is its
+own ("+peak MB": the peak resident set while it runs above the process after
+loading model and data; Linux ``VmHWM`` reset through ``/proc/self/clear_refs``):
 
 * reglab ``eigen(op, 10, method="lanczos")`` on a float64 operator accumulated
   over chunks of ``--batch-size`` images; the same with ``method="block-lanczos"``
@@ -30,6 +31,7 @@ steps, what ``reglab hessian --density`` runs). The run ends with
 with every residual ≤ 1e-6·|λ|, and the density in ≤ 5 min.
 
     python benchmarks/bench_curvature_scale.py [--quick] [--threads N] [--batch-size B] [--skip-peers]
+                                               [--methods M ...] [--no-density]
 
 ``--quick``: a 784-64-64-10 MLP on 1,000 images (a fast check; its timings do not
 answer the goals, which are about the full size). Requires the ``bench`` extra
@@ -42,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -54,6 +57,7 @@ import torch
 import torch.nn.functional as F
 
 K = 10
+ALL_METHODS = ("reglab-lanczos", "reglab-block", "reglab-lanczos-f32", "pyhessian", "curvlinops")
 TOP_GOAL_S, DENSITY_GOAL_S, RESIDUAL_GOAL = 120.0, 300.0, 1e-6
 
 
@@ -88,8 +92,28 @@ def _train(hidden: list[int], n: int, epochs: int, path: str) -> None:
     torch.save(model.state_dict(), path)
 
 
+def _status_mb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            match = re.search(rf"{key}:\s+(\d+)", fh.read())
+        return int(match.group(1)) / 1024 if match else None
+    except OSError:
+        return None
+
+
+def _reset_peak() -> float:
+    """Reset the peak resident set (Linux: ``5 > /proc/self/clear_refs``); return the current RSS in MB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+    return _status_mb("VmRSS") or _maxrss_mb()
+
+
 def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """The peak resident set since the last :func:`_reset_peak` (``VmHWM``; else ``ru_maxrss``), in MB."""
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def _op(model, X, Y, dtype, batch_size, device=None):
@@ -126,12 +150,12 @@ def _worker(args) -> dict:
     model.load_state_dict(torch.load(args.weights))
     X, Y = _data(args.n)
     kind, bs = args.worker, args.batch_size
-    base_rss = _maxrss_mb()
+    base_rss = _reset_peak()
     out: dict = {"method": kind}
     if kind == "memory":  # peak of a few chunked float64 products, nothing else
         op = _op(model, X, Y, torch.float64, bs)
-        held = _maxrss_mb()  # + the float64 copies of the model and the data
         v = torch.randn(op.shape[0], dtype=torch.float64)
+        held = _reset_peak()  # + the float64 copies of the model and the data
         for _ in range(2):
             op.matvec(v)
         return {"method": kind, "n": args.n, "held_mb": held - base_rss, "products_mb": _maxrss_mb() - held}
@@ -141,7 +165,8 @@ def _worker(args) -> dict:
         op = _op(model, X, Y, torch.float64 if args.dtype == "float64" else torch.float32, bs, args.device)
         t = time.perf_counter()
         d = spectral_density(op, num_probes=5, lanczos_steps=60, seed=0)
-        return {"method": kind, "seconds": time.perf_counter() - t, "hvps": d.num_matvecs, "peak_mb": _maxrss_mb()}
+        return {"method": kind, "seconds": time.perf_counter() - t, "hvps": d.num_matvecs,
+                "peak_mb": _maxrss_mb() - base_rss}
     if kind.startswith("reglab"):
         from reglab.curvature import eigen
 
@@ -152,17 +177,18 @@ def _worker(args) -> dict:
         t = time.perf_counter()
         r = eigen(op, K, "LA", method=method, tol=args.tol, seed=0, block_size=K, residual_op=residual_op)
         seconds = time.perf_counter() - t
-        out.update(seconds=seconds, hvps=r.num_matvecs, peak_mb=_maxrss_mb(), values=r.eigenvalues.tolist())
+        out.update(seconds=seconds, hvps=r.num_matvecs, peak_mb=_maxrss_mb() - base_rss,
+                   values=r.eigenvalues.tolist(), converged=r.converged)
         out["rel_residuals"] = (r.residual_norms / r.eigenvalues.abs()).tolist()
         out["s_per_grad"] = _grad_seconds(model, X, Y, dtype, bs)
     elif kind == "pyhessian":
         values, V, hvps, seconds = pyhessian_top(model, X, Y, K, args.pyhessian_max_iter)
-        out.update(seconds=seconds, hvps=hvps, peak_mb=_maxrss_mb(), values=values.tolist())
+        out.update(seconds=seconds, hvps=hvps, peak_mb=_maxrss_mb() - base_rss, values=values.tolist())
         out["rel_residuals"] = _verify(model, X, Y, bs, values, V)
         out["s_per_grad"] = _grad_seconds(model, X, Y, torch.float32, None)
     elif kind == "curvlinops":
         values, V, hvps, seconds = curvlinops_top(model.double(), X.double(), Y, K, args.tol, bs)
-        out.update(seconds=seconds, hvps=hvps, peak_mb=_maxrss_mb(), values=values.tolist())
+        out.update(seconds=seconds, hvps=hvps, peak_mb=_maxrss_mb() - base_rss, values=values.tolist())
         out["rel_residuals"] = _verify(model, X, Y, bs, values, V)
         out["s_per_grad"] = _grad_seconds(model, X, Y, torch.float64, bs)
     return out
@@ -250,10 +276,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="784-64-64-10 on 1,000 images (a fast check)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--batch-size", type=int, default=None, help="chunk size (default 1000; quick 250)")
-    parser.add_argument("--tol", type=float, default=1e-8, help="Lanczos/eigsh tolerance (relative to ‖H‖ / to |λ|)")
+    parser.add_argument("--tol", type=float, default=1e-8,
+                        help="Lanczos/eigsh tolerance (relative to ‖H‖ / to |λ|)")
     parser.add_argument("--device", default="cpu", help="reglab's device: cpu | cuda | auto (the peers run on CPU)")
     parser.add_argument("--pyhessian-max-iter", type=int, default=100, help="pyhessian's maxIter (its default 100)")
     parser.add_argument("--skip-peers", action="store_true", help="reglab only")
+    parser.add_argument("--methods", nargs="+", default=None, choices=ALL_METHODS,
+                        help="run only these eigen methods (default: all)")
+    parser.add_argument("--no-density", action="store_true", help="skip the spectral density")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
@@ -278,11 +308,9 @@ def main() -> None:
         print(f"MLP 784-{'-'.join(map(str, args.hidden))}-10 (ReLU), P = {size:,}, N = {n} MNIST-sample images, "
               f"chunks of {args.batch_size}, trained 3 epochs of Adam in {time.perf_counter() - t:.0f} s; "
               f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads; a shared machine")
-        methods = ["reglab-lanczos", "reglab-block", "reglab-lanczos-f32"]
-        if not args.skip_peers:
-            methods += ["pyhessian", "curvlinops"]
+        methods = args.methods or [m for m in ALL_METHODS if not (args.skip_peers and not m.startswith("reglab"))]
         results = {m: _spawn(args, m, n) for m in methods}
-        print(f"{'method':<22} {'HVPs':>6} {'seconds':>8} {'s/HVP÷s/grad':>13} {'peak MB':>8} "
+        print(f"{'method':<22} {'HVPs':>6} {'seconds':>8} {'s/HVP÷s/grad':>13} {'+peak MB':>8} "
               f"{'max res/|λ|':>12}  λ1 … λ10")
         for m, r in results.items():
             if isinstance(r, str):
@@ -291,15 +319,16 @@ def main() -> None:
             ratio = r["seconds"] / max(r["hvps"], 1) / r["s_per_grad"]
             values = " ".join(f"{v:.4g}" for v in (r["values"][0], r["values"][-1]))
             print(f"{m:<22} {r['hvps']:>6d} {r['seconds']:>8.1f} {ratio:>13.2f} {r['peak_mb']:>8.0f} "
-                  f"{max(r['rel_residuals']):>12.1e}  {values}")
+                  f"{max(r['rel_residuals']):>12.1e}  {values}{'' if r.get('converged', True) else '  (cap reached)'}")
         small = 1000
         mem = {k: _spawn(args, "memory", k) for k in (small, n)} if n > small else {}
         if not mem:
             mem = {k: _spawn(args, "memory", k) for k in (250, n)}
         parts = [f"N = {k}: +{r['products_mb']:.0f} MB (data and model copy held: {r['held_mb']:.0f} MB)"
                  if isinstance(r, dict) else f"N = {k}: {r}" for k, r in mem.items()]
-        print(f"chunked float64 products (chunks of {args.batch_size}), peak memory of the products: {'; '.join(parts)}")
-        density = _spawn(args, "density", n)
+        print(f"chunked float64 products (chunks of {args.batch_size}), peak memory of the products: "
+              f"{'; '.join(parts)}")
+        density = None if args.no_density else _spawn(args, "density", n)
         if isinstance(density, dict):
             print(f"spectral density (5 probes × 60 steps, float64): {density['hvps']} HVPs in "
                   f"{density['seconds']:.1f} s, peak {density['peak_mb']:.0f} MB")
@@ -319,8 +348,10 @@ def main() -> None:
             met = density["seconds"] <= DENSITY_GOAL_S
             print(f"goal: spectral density in ≤ {DENSITY_GOAL_S:.0f} s{scope}: {'met' if met else 'NOT met'} "
                   f"({density['seconds']:.1f} s)")
-        else:
+        elif density is not None:
             print(f"goal: spectral density in ≤ {DENSITY_GOAL_S:.0f} s{scope}: NOT met ({density})")
+        else:
+            print(f"goal: spectral density in ≤ {DENSITY_GOAL_S:.0f} s{scope}: NOT met (not measured in this run)")
 
 
 if __name__ == "__main__":

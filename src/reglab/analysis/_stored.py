@@ -75,7 +75,8 @@ def stored_hessian_summary(run: str, out: str | os.PathLike = "reglab-runs", *, 
     size = op.shape[0]
     summary: dict[str, Any] = {"run_id": run_id, "n_parameters": size, "params": params,
                                "loss": loss_fn.__name__, "n_train": len(train),
-                               "curvature": "ggn" if ggn else "hessian", "dtype": str(torch_dtype).removeprefix("torch."),
+                               "curvature": "ggn" if ggn else "hessian",
+                               "dtype": str(torch_dtype).removeprefix("torch."),
                                "device": str(op.device), "batch_size": batch_size,
                                "residuals_dtype": "float64"}
     for key, count, which in (("top", top, "LA"), ("bottom", bottom, "SA")):

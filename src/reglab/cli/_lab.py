@@ -151,7 +151,8 @@ def hessian_command(
                                                          "residuals are measured in float64)"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | auto"),
     ggn: bool = typer.Option(False, "--ggn", help="the generalized Gauss-Newton matrix instead of the Hessian"),
-    method: str = typer.Option("auto", "--method", help="eigen method: auto | dense | lanczos | block-lanczos | arpack"),
+    method: str = typer.Option("auto", "--method",
+                               help="eigen method: auto | dense | lanczos | block-lanczos | arpack"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -163,7 +164,8 @@ def hessian_command(
         raise ConfigError(f"--params must be 'all' or 'weights', got {params!r}", field="--params")
     if method not in EIGEN_METHODS:
         raise ConfigError(f"--method must be one of {', '.join(EIGEN_METHODS)}, got {method!r}", field="--method")
-    for flag, value, allowed in (("--dtype", dtype, ("float64", "float32")), ("--device", device, ("cpu", "cuda", "auto"))):
+    for flag, value, allowed in (("--dtype", dtype, ("float64", "float32")),
+                                 ("--device", device, ("cpu", "cuda", "auto"))):
         if value not in allowed and not (flag == "--device" and value.startswith("cuda:")):
             raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}", field=flag)
     with _curvature_progress(progress) as callback:

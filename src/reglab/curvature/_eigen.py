@@ -256,7 +256,7 @@ def _arpack(op: CurvatureOperator, k: int, which: str, tol: float, seed: int):
 
 
 def _residuals(op: CurvatureOperator, values: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    """``‖A vᵢ − λᵢ vᵢ‖``: the product in ``op``'s dtype, the difference in the wider of it and the pairs'."""
+    """``‖A vᵢ − λᵢ vᵢ‖``: the product in ``op``'s dtype, the difference in the wider dtype."""
     dtype = torch.promote_types(vectors.dtype, op.dtype)
     vectors = vectors.to(dtype)
     product = matmat_blocked(op, vectors.to(op.dtype)).to(device=vectors.device, dtype=dtype)

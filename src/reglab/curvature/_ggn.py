@@ -85,4 +85,5 @@ def ggn_operator(
         descent", Neural Computation 2002; Martens, "New insights and perspectives on
         the natural gradient method", JMLR 2020.
     """
-    return GGNOperator(Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device), method)
+    objective = Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device)
+    return GGNOperator(objective, method)

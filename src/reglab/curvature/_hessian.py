@@ -146,7 +146,8 @@ def hessian_operator(
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994;
         Goodfellow, Bengio & Courville, *Deep Learning*, 2016, §4.3 and ch. 7.
     """
-    return HessianOperator(Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device), method)
+    objective = Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device)
+    return HessianOperator(objective, method)
 
 
 def hessian(
@@ -163,7 +164,8 @@ def hessian(
 
     Built from blocks of vmapped Hessian-vector products with the unit vectors;
     the conventions (flat order, batch weights, eval mode) are those of
-    :func:`hessian_operator` (and so are ``batch_size`` and ``device``). Only for small models: it costs ``P`` products and
+    :func:`hessian_operator` (and so are ``batch_size`` and ``device``). Only for small models: it
+    costs ``P`` products and
     ``P²`` numbers.
 
     Example:

@@ -61,7 +61,8 @@ def trace(
         raise ValueError(f"method must be one of {TRACE_METHODS}, got {method!r}")
     op = as_operator(op)
     start = op.num_matvecs
-    exact = method == "exact" or (method == "hutch++" and isinstance(num_matvecs, int) and num_matvecs // 3 >= op.shape[0])
+    exact = method == "exact" or (method == "hutch++" and isinstance(num_matvecs, int)
+                                  and num_matvecs // 3 >= op.shape[0])
     tracker = Tracker(op, "trace", op.shape[0] if exact else num_matvecs, progress)
     op = tracker.watch()
     if method == "exact":
