@@ -62,6 +62,7 @@ def _peers(model, X, Y):
     found = {}
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*create_graph=True will create a reference cycle")
     try:
         ph = importlib.import_module("pyhessian.hessian")
         torch.manual_seed(0)
