@@ -7,7 +7,12 @@ network. Both methods run on the same float64 operator in the same process:
 * baseline — power iteration with deflation, PyHessian's defaults (tol 1e-3 on
   the relative eigenvalue change, at most 100 products per eigenvalue);
 * reglab — ``eigen(op, 10, method="lanczos")`` (full reorthogonalization);
-* for reference — ARPACK (``scipy.sparse.linalg.eigsh``) at the same tolerance.
+* for reference — ARPACK (``scipy.sparse.linalg.eigsh``) at the same tolerance;
+* the real peers, on a float64 copy of the same model and data (``bench`` extra):
+  the ``pyhessian`` package's ``hessian(...).eigenvalues(top_n=10)`` (its
+  defaults) and ``curvlinops``' ``HessianLinearOperator`` with SciPy ``eigsh``;
+  their residuals are measured afterwards with reglab's float64 operator (not
+  counted in their HVPs). Skipped with a note when not installed.
 
 Reported: Hessian-vector products (including those spent measuring residuals),
 the largest residual ``‖Hv − λv‖``, and wall time, as ratios to the baseline.
@@ -19,6 +24,8 @@ Goal: half the products or fewer at a residual 1000× smaller.
 from __future__ import annotations
 
 import argparse
+import copy
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +60,31 @@ def _trained_problem(steps: int):
     return model, X, Y
 
 
+def _peers(model, X, Y, op, tol: float) -> dict:
+    """The pyhessian package and curvlinops + eigsh as EigenResults (residuals measured with ``op``)."""
+    from reglab.curvature import EigenResult
+
+    try:
+        from bench_curvature_scale import curvlinops_top, pyhessian_top
+    except ImportError as exc:  # pragma: no cover - the bench extra is missing
+        print(f"peers skipped: {exc}")
+        return {}
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, run in (("pyhessian (package)", lambda m: pyhessian_top(m, X.double(), Y, K)),
+                          ("curvlinops + eigsh", lambda m: curvlinops_top(m, X.double(), Y, K, tol))):
+            try:
+                values, V, hvps, seconds = run(copy.deepcopy(model).double())
+            except ImportError as exc:
+                print(f"{name} skipped: {exc}")
+                continue
+            V = V.to(torch.float64) / torch.linalg.vector_norm(V.to(torch.float64), dim=0)
+            residuals = torch.linalg.vector_norm(op.matmat(V) - V * values, dim=0)
+            found[name] = EigenResult(values, V, residuals, hvps, seconds, name)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter training (a smoke run)")
@@ -74,6 +106,7 @@ def main() -> None:
         "lanczos (reglab)": eigen(op, K, "LA", method="lanczos", tol=args.tol, seed=0),
         "arpack (eigsh)": eigen(op, K, "LA", method="arpack", tol=args.tol, seed=0),
     }
+    runs.update(_peers(model, X, Y, op, args.tol))
     base_res = float(baseline.residual_norms.max())
     print(f"{'method':<18} {'HVPs':>6} {'max residual':>13} {'time s':>8} | ratios to power: HVPs, residual, time")
     for name, r in runs.items():
@@ -87,6 +120,9 @@ def main() -> None:
     print(f"max |λ_lanczos − λ_arpack| = {float((lanczos.eigenvalues - arpack.eigenvalues).abs().max()):.1e}")
     power_sorted = torch.sort(baseline.eigenvalues, descending=True).values
     print(f"max |λ_lanczos − λ_power|  = {float((lanczos.eigenvalues - power_sorted).abs().max()):.1e}")
+    if "curvlinops + eigsh" in runs:
+        other = runs["curvlinops + eigsh"].eigenvalues
+        print(f"max |λ_lanczos − λ_curvlinops| = {float((lanczos.eigenvalues - other).abs().max()):.1e}")
     hvp_ratio = lanczos.num_matvecs / baseline.num_matvecs
     res_ratio = float(lanczos.residual_norms.max()) / base_res
     met = hvp_ratio <= 0.5 and res_ratio <= 1e-3

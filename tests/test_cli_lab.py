@@ -87,3 +87,58 @@ def test_hessian_of_a_stored_run_matches_a_dense_float64_hessian(tmp_path, repo_
                                values[:2], rtol=1e-6, atol=1e-8)
     assert doc["trace"]["estimate"] == pytest.approx(float(values.sum()), rel=1e-6, abs=1e-8)
     assert len(doc["density"]["grid"]) == len(doc["density"]["density"])
+
+
+def run_here(capsys, *args):
+    """``reglab ARGS`` in this process (no interpreter start-up): (exit code, stdout, stderr)."""
+    from reglab.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    captured = capsys.readouterr()
+    return exit_.value.code, captured.out, captured.err
+
+
+def test_hessian_chunked_float32_and_ggn_match_dense_float64_references(tmp_path, repo_root, capsys):
+    out = json.loads(run("train", f"{repo_root}/examples/digits_l2.toml", "--set", "train.epochs=2",
+                         "--set", "model.hidden=[4]", "--set", "data.n_train=100", "--json", "--quiet",
+                         "--out", str(tmp_path)).stdout)
+    base = ("hessian", out["run_id"], "--out", str(tmp_path), "--top", "3", "--batch-size", "37", "--device", "auto",
+            "--json")
+    code, text, _ = run_here(capsys, *base, "--dtype", "float32", "--method", "lanczos")
+    assert code == 0
+    low = json.loads(text)
+    code, text, _ = run_here(capsys, *base, "--ggn", "--method", "block-lanczos")
+    assert code == 0
+    ggn = json.loads(text)
+    from reglab.train import load_run
+
+    model, splits, _ = load_run(out["run_id"], tmp_path)
+    model = model.double()
+    x, y = splits.train.x.double(), splits.train.y
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def output(w):
+        params, i = {}, 0
+        for n, s in zip(names, shapes):
+            params[n] = w[i : i + s.numel()].view(s)
+            i += s.numel()
+        return functional_call(model, params, (x,))
+
+    H = torch.func.jacrev(torch.func.jacrev(lambda w: torch.nn.functional.cross_entropy(output(w), y)))(flat)
+    J = torch.func.jacrev(output)(flat).reshape(-1, flat.numel())
+    p = torch.softmax(output(flat), dim=1)
+    H_L = torch.block_diag(*[(torch.diag(q) - torch.outer(q, q)) / len(y) for q in p])
+    hessian_values = torch.linalg.eigvalsh((H + H.T) / 2).flip(0)[:3]
+    ggn_values = torch.linalg.eigvalsh(J.T @ H_L @ J).flip(0)[:3]
+    assert low["dtype"] == "float32" and low["batch_size"] == 37 and low["residuals_dtype"] == "float64"
+    torch.testing.assert_close(torch.tensor(low["top"]["eigenvalues"], dtype=torch.float64), hessian_values,
+                               rtol=1e-4, atol=1e-6)
+    assert ggn["curvature"] == "ggn" and ggn["top"]["method"] == "block-lanczos"
+    torch.testing.assert_close(torch.tensor(ggn["top"]["eigenvalues"], dtype=torch.float64), ggn_values,
+                               rtol=1e-6, atol=1e-8)
+    assert max(ggn["top"]["relative_residuals"]) <= 1e-5
+    code, _, err = run_here(capsys, *base, "--dtype", "float16")
+    assert code == 2 and "--dtype" in err and "float32" in err

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reglab.cli._common import emit_json, fmt, guard, stderr, stdout
@@ -112,6 +115,26 @@ def verify_command(
     stdout.print(f"verdict: {report.verdict}")
 
 
+@contextmanager
+def _curvature_progress(enabled: bool) -> Iterator[Callable | None]:
+    """A rich progress bar on stderr fed by the curvature routines' ``progress`` events (one line per task)."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("HVPs"),
+               TextColumn("{task.fields[residual]}"), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(event) -> None:
+            if event.task not in tasks:
+                tasks[event.task] = bar.add_task(event.task, total=event.expected, residual="")
+            residual = "" if event.residual is None else f"residual {event.residual:.1e}"
+            bar.update(tasks[event.task], completed=event.done, total=event.expected, residual=residual)
+
+        yield update
+
+
 @guard
 def hessian_command(
     run: str = typer.Argument(..., help="run id (or prefix) in --out, or a run folder"),
@@ -121,25 +144,48 @@ def hessian_command(
     trace_: bool = typer.Option(False, "--trace", help="trace by Hutch++ (exact when small)"),
     density: bool = typer.Option(False, "--density", help="spectral density by stochastic Lanczos quadrature"),
     params: str = typer.Option("all", "--params", help="all | weights"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
+                                             help="accumulate each product over chunks of this many examples "
+                                                  "(memory bounded by one chunk; default: one pass)"),
+    dtype: str = typer.Option("float64", "--dtype", help="float64 | float32 products (Lanczos is float64 either way; "
+                                                         "residuals are measured in float64)"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | auto"),
+    ggn: bool = typer.Option(False, "--ggn", help="the generalized Gauss-Newton matrix instead of the Hessian"),
+    method: str = typer.Option("auto", "--method",
+                               help="eigen method: auto | dense | lanczos | block-lanczos | arpack"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Hessian of the mean training loss of a stored run: eigenvalues, trace, density."""
+    """Hessian (or GGN) of the mean training loss of a stored run: eigenvalues, trace, density."""
     from reglab.analysis import stored_hessian_summary
+    from reglab.curvature._eigen import EIGEN_METHODS
 
     if params not in ("all", "weights"):
         raise ConfigError(f"--params must be 'all' or 'weights', got {params!r}", field="--params")
-    summary = stored_hessian_summary(run, out, top=top, bottom=bottom, with_trace=trace_, with_density=density,
-                                     params=params)
+    if method not in EIGEN_METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(EIGEN_METHODS)}, got {method!r}", field="--method")
+    for flag, value, allowed in (("--dtype", dtype, ("float64", "float32")),
+                                 ("--device", device, ("cpu", "cuda", "auto"))):
+        if value not in allowed and not (flag == "--device" and value.startswith("cuda:")):
+            raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}", field=flag)
+    with _curvature_progress(progress) as callback:
+        summary = stored_hessian_summary(run, out, top=top, bottom=bottom, with_trace=trace_, with_density=density,
+                                         params=params, batch_size=batch_size, dtype=dtype, device=device, ggn=ggn,
+                                         eigen_method=method, progress=callback)
     if json_:
         emit_json(summary)
         return
-    stdout.print(f"run {summary['run_id']}: Hessian of the mean {summary['loss']} over {summary['n_train']} "
-                 f"examples, {summary['n_parameters']} parameters ({params})")
+    name = "GGN" if ggn else "Hessian"
+    chunks = f", chunks of {batch_size}" if batch_size else ""
+    stdout.print(f"run {summary['run_id']}: {name} of the mean {summary['loss']} over {summary['n_train']} "
+                 f"examples, {summary['n_parameters']} parameters ({params}); {summary['dtype']} products on "
+                 f"{summary['device']}{chunks}")
     for key in ("top", "bottom"):
         if key in summary:
             part = summary[key]
             vals = ", ".join(f"{v:.5g}" for v in part["eigenvalues"])
             stdout.print(f"{key} eigenvalues: {vals}  (max residual {max(part['residual_norms']):.2e}, "
+                         f"max residual/|λ| {max(part['relative_residuals']):.1e}, "
                          f"{part['num_matvecs']} HVPs, {part['method']})")
     if "trace" in summary:
         t = summary["trace"]

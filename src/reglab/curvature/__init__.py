@@ -3,12 +3,14 @@
 :class:`Objective` is the mean loss of a model on data as a function of one flat
 parameter vector (loss, gradient, Hessian-vector product, chunked over batches,
 never modifying the model); it owns the flat layout. Everything else works from
-matrix–vector products on it. :func:`hessian_operator` and
+matrix–vector products on it (chunked over ``batch_size`` examples at a time,
+on ``device``, in ``dtype``). :func:`hessian_operator` and
 :func:`ggn_operator` turn a model, a loss and data into a
 :class:`CurvatureOperator` on the flat vector of the selected parameters (each
 flattened row-major, concatenated in the order given); :func:`eigen`,
 :func:`trace`, :func:`diagonal`, :func:`spectral_density` and
-:func:`power_iteration` accept such an operator or a small dense tensor.
+:func:`power_iteration` accept such an operator or a small dense tensor;
+the long-running ones report a :class:`Progress` to a ``progress`` callback.
 
 Convention: the curvature is that of the *mean* loss ``C₀`` over all examples,
 the same ``C₀`` to which ``reglab`` adds ``(α/2)‖w‖²``; so the regularized Hessian
@@ -25,12 +27,14 @@ Example:
 """
 
 from reglab.curvature._density import spectral_density
+from reglab.curvature._device import resolve_device, resolve_dtype
 from reglab.curvature._eigen import eigen
 from reglab.curvature._ggn import GGNOperator, ggn_operator
 from reglab.curvature._hessian import HessianOperator, dense_hessian, hessian, hessian_operator
 from reglab.curvature._objective import Objective
 from reglab.curvature._operator import CurvatureOperator, DenseOperator, as_operator, to_dense
 from reglab.curvature._power import power_iteration
+from reglab.curvature._progress import Progress, ProgressCallback
 from reglab.curvature._results import DensityResult, DiagonalResult, EigenResult, TraceResult
 from reglab.curvature._trace import diagonal, trace
 
@@ -55,4 +59,8 @@ __all__ = [
     "TraceResult",
     "DiagonalResult",
     "DensityResult",
+    "Progress",
+    "ProgressCallback",
+    "resolve_device",
+    "resolve_dtype",
 ]

@@ -9,6 +9,7 @@ import torch
 
 from reglab.curvature._lanczos import lanczos
 from reglab.curvature._operator import CurvatureOperator, as_operator
+from reglab.curvature._progress import ProgressCallback, Tracker
 from reglab.curvature._results import DensityResult
 
 __all__ = ["spectral_density"]
@@ -24,6 +25,7 @@ def spectral_density(
     seed: int = 0,
     grid: torch.Tensor | None = None,
     sigma: float | None = None,
+    progress: ProgressCallback | None = None,
 ) -> DensityResult:
     r"""The eigenvalue density of a symmetric operator by stochastic Lanczos quadrature.
 
@@ -38,7 +40,9 @@ def spectral_density(
     exact for each probe when ``f`` is a polynomial of degree ``< 2m``. The smoothed
     density is ``φ(t) = (1/n_v) Σ_l Σ_j w_lj N(t; θ_lj, σ²)``. Defaults:
     ``σ = (θ_max − θ_min)/100`` and a grid of 1000 points over
-    ``[θ_min − 5σ, θ_max + 5σ]``.
+    ``[θ_min − 5σ, θ_max + 5σ]``. The Lanczos runs are in float64 whatever
+    ``op.dtype`` is (a float32 operator makes only the products float32);
+    ``progress`` gets a :class:`~reglab.curvature.Progress` after every product.
 
     Example:
         >>> import torch
@@ -62,11 +66,13 @@ def spectral_density(
     generator = torch.Generator().manual_seed(seed)
     start = op.num_matvecs
     steps = min(lanczos_steps, op.shape[0])
+    tracker = Tracker(op, "density", num_probes * steps, progress)
+    work = tracker.watch()
     nodes = np.zeros((num_probes, steps))
     weights = np.zeros((num_probes, steps))
     for probe in range(num_probes):
         v = (torch.randint(0, 2, (op.shape[0],), generator=generator) * 2 - 1).to(torch.float64)
-        theta, S = lanczos(op, v, steps).ritz()
+        theta, S = lanczos(work, v, steps).ritz()
         nodes[probe, : len(theta)], weights[probe, : len(theta)] = theta, S[0] ** 2
         nodes[probe, len(theta) :] = theta[0]
     nodes_t, weights_t = torch.from_numpy(nodes), torch.from_numpy(weights)

@@ -1,4 +1,4 @@
-"""Extreme eigenpairs of a symmetric operator: dense, Lanczos, or ARPACK."""
+"""Extreme eigenpairs of a symmetric operator: dense, Lanczos, block Lanczos, or ARPACK."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import numpy as np
 import scipy.sparse.linalg
 import torch
 
+from reglab.curvature._block import block_lanczos
 from reglab.curvature._lanczos import lanczos, tridiagonal_eigh
 from reglab.curvature._operator import CurvatureOperator, as_operator, matmat_blocked, to_dense
+from reglab.curvature._progress import ProgressCallback, Tracker
 from reglab.curvature._results import EigenResult
 
 __all__ = ["eigen"]
 
 WHICH = ("LA", "SA", "both")
-EIGEN_METHODS = ("auto", "dense", "lanczos", "arpack")
+EIGEN_METHODS = ("auto", "dense", "lanczos", "block-lanczos", "arpack")
 DENSE_MAX_SIZE = 2000
+MAX_BLOCK = 32
 
 
 def eigen(
@@ -28,6 +31,9 @@ def eigen(
     seed: int = 0,
     method: str = "auto",
     max_matvecs: int | None = None,
+    block_size: int | None = None,
+    residual_op: CurvatureOperator | torch.Tensor | None = None,
+    progress: ProgressCallback | None = None,
 ) -> EigenResult:
     r"""The ``k`` extreme eigenpairs ``A vᵢ = λᵢ vᵢ`` of a symmetric operator or matrix.
 
@@ -47,14 +53,34 @@ def eigen(
       makes the Krylov space invariant (``β = 0``); the run then restarts from a
       random vector orthogonal to the basis and keeps restarting while a new block
       changes the wanted values, so a multiple eigenvalue comes with all its copies.
+    * ``"block-lanczos"``: block Lanczos on ``op.matmat`` with ``block_size``
+      columns at a time (default ``min(wanted, 32)``), full reorthogonalization,
+      the same stopping rule on the exact block residuals ``‖R_m sᵢ‖`` (module
+      ``reglab.curvature._block``). Each block is one ``matmat``, which for a
+      model operator shares the forward pass and the gradient graph among the
+      columns; it usually spends more products than ``"lanczos"`` but each is
+      cheaper, and it finds all copies of a repeated eigenvalue at once.
     * ``"arpack"`` calls ``scipy.sparse.linalg.eigsh`` (implicitly restarted; its
       ``tol`` is relative to each ``|λᵢ|``). On an MLP Hessian it needs a few more
       products than ``"lanczos"`` for the same residual (``benchmarks/bench_eigen.py``).
     * ``"auto"``: dense for a tensor or ``P ≤ 2000``, else Lanczos.
 
-    The returned ``residual_norms`` are measured: one more block of ``k`` products,
-    counted in ``num_matvecs``.
+    **Precision.** The Krylov methods keep their basis, ``T`` and the Ritz pairs in
+    float64 whatever ``op.dtype`` is: with a float32 operator only the products
+    are float32 (faster, half the memory), and the eigenpairs and residuals come
+    back in float64. ``"dense"`` works in ``op.dtype``.
 
+    **Residuals.** ``residual_norms[i] = ‖A vᵢ − λᵢ vᵢ‖₂`` is measured, not taken
+    from the Krylov relation: one more block of ``wanted`` products (counted in
+    ``num_matvecs``) with ``residual_op`` (default ``op`` itself), the vectors
+    cast to its dtype for the product and the difference taken in float64. For a
+    float32 ``op`` that residual includes the float32 rounding of the product
+    (about ``1e-7·‖A‖``, so small eigenvalues cannot reach ``1e-6·|λ|``); pass a
+    float64 ``residual_op`` on the same model and data for the residual of the
+    pairs against the exact-arithmetic Hessian — the honest figure.
+
+    ``progress`` gets a :class:`~reglab.curvature.Progress` after every product
+    (products so far, the budget, the largest relative residual bound so far).
     Example:
         >>> import torch
         >>> from reglab.curvature import eigen
@@ -83,18 +109,30 @@ def eigen(
         raise ValueError(f"k must be between 1 and {size // 2 if which == 'both' else size}, got {k}")
     if max_matvecs is not None and not (isinstance(max_matvecs, int) and max_matvecs >= wanted):
         raise ValueError(f"max_matvecs must be an integer >= {wanted}, got {max_matvecs!r}")
+    if block_size is not None and not (isinstance(block_size, int) and 1 <= block_size <= size):
+        raise ValueError(f"block_size must be an integer between 1 and {size}, got {block_size!r}")
+    rop = op if residual_op is None else as_operator(residual_op)
+    if rop.shape != op.shape:
+        raise ValueError(f"residual_op must have the shape {op.shape} of op, got {rop.shape}")
     if method == "auto":
         method = "dense" if (is_dense or size <= DENSE_MAX_SIZE) else "lanczos"
-    start, t0 = op.num_matvecs, time.perf_counter()
+    steps = max_matvecs if max_matvecs is not None else min(size, max(200, 20 * k))
+    tracker = Tracker(op, f"eigen {which}", (size if method == "dense" else steps) + wanted, progress)
+    work = tracker.watch()
+    start, rstart, t0 = op.num_matvecs, rop.num_matvecs, time.perf_counter()
     if method == "dense":
-        values, vectors, converged = _dense(op, k, which)
+        values, vectors, converged = _dense(work, k, which)
     elif method == "lanczos":
-        steps = max_matvecs if max_matvecs is not None else min(size, max(200, 20 * k))
-        values, vectors, converged = _lanczos(op, k, which, tol, seed, steps)
+        values, vectors, converged = _lanczos(work, k, which, tol, seed, steps, tracker)
+    elif method == "block-lanczos":
+        b = block_size if block_size is not None else min(wanted, MAX_BLOCK, size)
+        values, vectors, converged = _block(work, k, which, tol, seed, max(steps, b), b, tracker)
     else:
-        values, vectors, converged = _arpack(op, k, which, tol, seed)
-    residuals = _residuals(op, values, vectors)
-    return EigenResult(values, vectors, residuals, op.num_matvecs - start, time.perf_counter() - t0, method, converged)
+        values, vectors, converged = _arpack(work, k, which, tol, seed)
+    residuals = _residuals(work if residual_op is None else rop, values, vectors)
+    tracker.report()
+    spent = op.num_matvecs - start + (0 if rop is op else rop.num_matvecs - rstart)
+    return EigenResult(values, vectors, residuals, spent, time.perf_counter() - t0, method, converged)
 
 
 def _select(values: torch.Tensor | np.ndarray, k: int, which: str) -> list[int]:
@@ -113,7 +151,7 @@ def _dense(op: CurvatureOperator, k: int, which: str):
     return values[idx], vectors[:, idx], True
 
 
-def _lanczos(op: CurvatureOperator, k: int, which: str, tol: float, seed: int, steps: int):
+def _lanczos(op: CurvatureOperator, k: int, which: str, tol: float, seed: int, steps: int, tracker: Tracker):
     generator = torch.Generator().manual_seed(seed)
     wanted = k if which != "both" else 2 * k
 
@@ -125,7 +163,9 @@ def _lanczos(op: CurvatureOperator, k: int, which: str, tol: float, seed: int, s
         start = _block_start(betas)
         scale = float(np.max(np.abs(tridiagonal_eigh(alphas, betas)[0])))
         block_done = start == 0 or bool(np.all(_bounds(alphas[start:], betas[start:], 1, which, scale) <= tol))
-        return block_done and bool(np.all(_bounds(alphas, betas, k, which, scale) <= tol))
+        bounds = _bounds(alphas, betas, k, which, scale)
+        tracker.residual = float(bounds.max())
+        return block_done and bool(np.all(bounds <= tol))
 
     start = torch.randn(op.shape[0], generator=generator, dtype=torch.float64)
     krylov = lanczos(op, start, steps, generator=generator, stop=converged)
@@ -135,7 +175,32 @@ def _lanczos(op: CurvatureOperator, k: int, which: str, tol: float, seed: int, s
     done = len(theta) >= wanted and bool(np.all(_bounds(krylov.alphas, krylov.betas, k, which, scale) <= tol))
     vectors = krylov.basis @ torch.from_numpy(S[:, idx]).to(krylov.basis.device)
     values = torch.from_numpy(theta[idx].copy())
-    return values.to(op.device, op.dtype), vectors.to(op.dtype), done
+    return values.to(op.device), vectors, done
+
+
+def _block(op: CurvatureOperator, k: int, which: str, tol: float, seed: int, steps: int, b: int,
+           tracker: Tracker):
+    generator = torch.Generator().manual_seed(seed)
+    wanted = k if which != "both" else 2 * k
+
+    def bounds(T: np.ndarray, R: np.ndarray) -> np.ndarray:
+        theta, S = np.linalg.eigh(T)
+        idx = _select(theta, min(k, len(theta) // (2 if which == "both" else 1)), which)
+        scale = max(float(np.max(np.abs(theta))), np.finfo(np.float64).tiny)
+        return np.linalg.norm(R @ S[-R.shape[0]:, idx], axis=0) / scale
+
+    def converged(T: np.ndarray, R: np.ndarray) -> bool:
+        if T.shape[0] < wanted:
+            return False
+        tracker.residual = float(bounds(T, R).max())
+        return tracker.residual <= tol
+
+    V, T, R = block_lanczos(op, b, steps, generator, converged)
+    theta, S = np.linalg.eigh(T)
+    idx = _select(theta, k, which)
+    done = T.shape[0] >= wanted and bool(np.all(bounds(T, R) <= tol))
+    vectors = V @ torch.from_numpy(S[:, idx].copy()).to(V.device)
+    return torch.from_numpy(theta[idx].copy()).to(op.device), vectors, done
 
 
 def _bounds(alphas: np.ndarray, betas: np.ndarray, k: int, which: str, scale: float) -> np.ndarray:
@@ -185,10 +250,14 @@ def _arpack(op: CurvatureOperator, k: int, which: str, tol: float, seed: int):
         vectors.append(V[:, idx])
     if which == "both":
         values[1], vectors[1] = values[1][::-1], vectors[1][:, ::-1]
-    values_t = torch.from_numpy(np.concatenate(values).copy()).to(op.device, op.dtype)
-    vectors_t = torch.from_numpy(np.concatenate(vectors, axis=1).copy()).to(op.device, op.dtype)
+    values_t = torch.from_numpy(np.concatenate(values).copy()).to(op.device)
+    vectors_t = torch.from_numpy(np.concatenate(vectors, axis=1).copy()).to(op.device)
     return values_t, vectors_t, True
 
 
 def _residuals(op: CurvatureOperator, values: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vector_norm(matmat_blocked(op, vectors) - vectors * values, dim=0)
+    """``‖A vᵢ − λᵢ vᵢ‖``: the product in ``op``'s dtype, the difference in the wider dtype."""
+    dtype = torch.promote_types(vectors.dtype, op.dtype)
+    vectors = vectors.to(dtype)
+    product = matmat_blocked(op, vectors.to(op.dtype)).to(device=vectors.device, dtype=dtype)
+    return torch.linalg.vector_norm(product - vectors * values.to(vectors.device, dtype), dim=0)

@@ -51,8 +51,10 @@ def ggn_operator(
     data: Data,
     *,
     params: Sequence[str] | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     method: str = "auto",
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
 ) -> GGNOperator:
     r"""The generalized Gauss–Newton matrix of the mean loss as a linear operator.
 
@@ -66,8 +68,8 @@ def ggn_operator(
     Hessian when the model is linear in ``w``. Products are a ``jvp`` (``Jv``), a
     ``vjp`` of the loss gradient in output space (``H_L Jv``) and a ``vjp`` (``Jᵀ·``).
 
-    Arguments and conventions (flat order, batch weights, eval mode, ``dtype``)
-    are those of :func:`hessian_operator`; ``method`` accepts only ``"auto"``.
+    Arguments and conventions (flat order, batch weights, eval mode, ``dtype``,
+    ``batch_size`` chunks, ``device``) are those of :func:`hessian_operator`; ``method`` accepts only ``"auto"``.
 
     Example:
         >>> import torch
@@ -83,4 +85,5 @@ def ggn_operator(
         descent", Neural Computation 2002; Martens, "New insights and perspectives on
         the natural gradient method", JMLR 2020.
     """
-    return GGNOperator(Objective(model, loss_fn, data, params, dtype=dtype), method)
+    objective = Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device)
+    return GGNOperator(objective, method)

@@ -89,8 +89,10 @@ def hessian_operator(
     data: Data,
     *,
     params: Sequence[str] | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     method: str = "auto",
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
 ) -> HessianOperator:
     r"""The Hessian of the mean training loss as a linear operator (never stored).
 
@@ -125,6 +127,11 @@ def hessian_operator(
         method: ``"auto"`` (= ``"double-backward"``), ``"double-backward"``,
             ``"rev-rev"`` or ``"fwd-rev"`` (see the module docs; all give the same
             numbers). ``op.method`` holds the resolved name.
+        batch_size: accumulate every product over chunks of at most this many
+            examples, weighted ``n_b / N`` (:class:`Objective`), so memory is
+            bounded by one chunk's graph; default: the batches as given.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available), or a
+            :class:`torch.device`: where the products run; default: the model's.
 
     Example:
         >>> import torch
@@ -139,7 +146,8 @@ def hessian_operator(
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994;
         Goodfellow, Bengio & Courville, *Deep Learning*, 2016, §4.3 and ch. 7.
     """
-    return HessianOperator(Objective(model, loss_fn, data, params, dtype=dtype), method)
+    objective = Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device)
+    return HessianOperator(objective, method)
 
 
 def hessian(
@@ -148,13 +156,16 @@ def hessian(
     data: Data,
     *,
     params: Sequence[str] | None = None,
-    dtype: torch.dtype | None = torch.float64,
+    dtype: torch.dtype | str | None = torch.float64,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
 ) -> torch.Tensor:
     r"""The dense ``P × P`` Hessian of the mean loss, symmetrized as ``(H + Hᵀ)/2``.
 
     Built from blocks of vmapped Hessian-vector products with the unit vectors;
     the conventions (flat order, batch weights, eval mode) are those of
-    :func:`hessian_operator`. Only for small models: it costs ``P`` products and
+    :func:`hessian_operator` (and so are ``batch_size`` and ``device``). Only for small models: it
+    costs ``P`` products and
     ``P²`` numbers.
 
     Example:
@@ -168,7 +179,7 @@ def hessian(
 
     Reference: Goodfellow, Bengio & Courville, *Deep Learning*, 2016, §4.3.
     """
-    return dense_hessian(Objective(model, loss_fn, data, params, dtype=dtype))
+    return dense_hessian(Objective(model, loss_fn, data, params, dtype=dtype, batch_size=batch_size, device=device))
 
 
 def dense_hessian(objective: Objective) -> torch.Tensor:

@@ -19,6 +19,12 @@ the exact mean loss even when batch sizes differ; ``m`` is the penalty mask
 statistics) and evaluates it with ``torch.func.functional_call`` at the flat
 vector it is given; the caller's model, its dtype, train/eval flags and weights
 are never touched, and training it later does not change the objective.
+
+**Chunks.** With ``batch_size`` every batch is cut into chunks of at most that
+many examples, each weighted ``n_b / N`` as above, so a product holds the graph
+of one chunk at a time: peak memory is set by ``batch_size``, not by ``N``, and
+the sums are the one-pass values up to rounding (≈ 1e-15 relative in float64).
+``device`` (``"cpu"``, ``"cuda"``, ``"auto"``) puts the copy and the data there.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch.func import functional_call, jvp
 
+from reglab.curvature._device import resolve_device, resolve_dtype
+from reglab.errors import ConfigError
 from reglab.regularize.ops import l2_penalty, l2_penalty_grad
 
 __all__ = ["Objective", "flatten", "unflatten"]
@@ -70,6 +78,11 @@ class Objective:
         dtype: compute in this floating dtype on cast copies (default: the model's).
         penalized: names (a subset of ``params``) whose coordinates the L2 penalty
             of :meth:`loss`/:meth:`grad` applies to; default every coordinate of ``w``.
+        batch_size: cut the data into chunks of at most this many examples (the
+            last one may be smaller); products and gradients run one chunk at a
+            time. Default: the batches as given (one pass for a tuple ``(X, Y)``).
+        device: ``"cpu"``, ``"cuda"``, ``"auto"`` (CUDA when available) or a
+            :class:`torch.device`; default: the model's.
 
     ``names``, ``shapes``, ``size``, :meth:`vector`, :meth:`unflatten` and ``mask``
     describe the layout; ``module`` is the private eval-mode copy that is evaluated; :meth:`loss`, :meth:`grad` and :meth:`hvp` take any ``w``
@@ -88,19 +101,24 @@ class Objective:
     """
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, data: Data, params: Sequence[str] | None = None, *,
-                 dtype: torch.dtype | None = None, penalized: Sequence[str] | None = None) -> None:
+                 dtype: torch.dtype | str | None = None, penalized: Sequence[str] | None = None,
+                 batch_size: int | None = None, device: str | torch.device | None = None) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not callable(loss_fn):
             raise TypeError("loss_fn must be callable as loss_fn(outputs, targets)")
-        if dtype is not None and not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
+            raise ConfigError(f"batch_size must be a positive integer or None, got {batch_size!r}",
+                              field="batch_size")
+        dtype = resolve_dtype(dtype)
         self.names = _select(model, params)
         self.loss_fn = loss_fn
-        self.module = _frozen_copy(model, dtype)
+        self.batch_size = batch_size
+        self.module = _frozen_copy(model, dtype, resolve_device(device))
         named = dict(self.module.named_parameters())
         self.primals = tuple(named[n].detach().clone() for n in self.names)
-        self.batches = _batches(data, self.primals[0].device, dtype)
+        self.batches = _batches(data, self.primals[0].device, dtype, batch_size)
         total = sum(x.shape[0] for x, _ in self.batches)
         self.weights = tuple(x.shape[0] / total for x, _ in self.batches)
         self.mask = self.mask_for(self.names if penalized is None else penalized)
@@ -145,7 +163,8 @@ class Objective:
     def at(self, w: torch.Tensor) -> Objective:
         """The same objective with its point moved to ``w`` (what operators built on it are taken at)."""
         moved = copy.copy(self)
-        moved.primals = tuple(t.detach().to(self.dtype).clone() for t in unflatten(w, self.shapes))
+        moved.primals = tuple(t.detach().to(device=self.device, dtype=self.dtype).clone()
+                              for t in unflatten(w, self.shapes))
         return moved
 
     # -- values -----------------------------------------------------------------------------------------------
@@ -209,7 +228,7 @@ class Objective:
         return torch.cat([y for _, y in self.batches])
 
     def __repr__(self) -> str:
-        return f"Objective(P={self.size}, batches={len(self.batches)}, dtype={self.dtype})"
+        return f"Objective(P={self.size}, batches={len(self.batches)}, dtype={self.dtype}, device={self.device})"
 
 
 def double_backward(loss: Callable[[Sequence[torch.Tensor]], torch.Tensor], primals: Sequence[torch.Tensor],
@@ -229,7 +248,7 @@ def double_backward(loss: Callable[[Sequence[torch.Tensor]], torch.Tensor], prim
         ]
 
 
-def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype | None) -> torch.nn.Module:
+def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype | None, device: torch.device | None) -> torch.nn.Module:
     """A private copy of ``model`` in eval mode (cast to ``dtype``), so the caller's is never modified."""
     clone = copy.deepcopy(model)
     for p in clone.parameters():
@@ -238,6 +257,8 @@ def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype | None) -> torch.nn.
         p.requires_grad_(False)
     if dtype is not None:
         clone = clone.to(dtype=dtype)
+    if device is not None:
+        clone = clone.to(device=device)
     return clone.eval()
 
 
@@ -262,7 +283,8 @@ def _select(model: torch.nn.Module, params: Sequence[str] | None) -> tuple[str, 
     return names
 
 
-def _batches(data: Data, device: torch.device, dtype: torch.dtype | None) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+def _batches(data: Data, device: torch.device, dtype: torch.dtype | None,
+             batch_size: int | None = None) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         pairs: Iterable = [data]
     else:
@@ -274,7 +296,11 @@ def _batches(data: Data, device: torch.device, dtype: torch.dtype | None) -> tup
         x, y = pair
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"a batch has {x.shape[0]} inputs but {y.shape[0]} targets")
-        batches.append((_to(x, device, dtype), _to(y, device, dtype)))
+        x, y = _to(x, device, dtype), _to(y, device, dtype)
+        if batch_size is None:
+            batches.append((x, y))
+        else:  # views of the held tensors: chunking costs no copy
+            batches.extend(zip(x.split(batch_size), y.split(batch_size), strict=True))
     if not batches or sum(x.shape[0] for x, _ in batches) == 0:
         raise ValueError("data holds no examples")
     return tuple(batches)

@@ -17,10 +17,14 @@ class EigenResult:
         eigenvalues: ``(k,)``; descending for ``which="LA"`` and ``"both"``, ascending
             (most negative first) for ``"SA"``, in order found for power iteration.
         eigenvectors: ``(P, k)``, orthonormal columns, column ``i`` belongs to ``eigenvalues[i]``.
-        residual_norms: ``‖A vᵢ − λᵢ vᵢ‖₂`` for each pair, measured with the operator.
+        residual_norms: ``‖A vᵢ − λᵢ vᵢ‖₂`` for each pair, measured with the operator
+            (or with ``eigen``'s ``residual_op``).
         num_matvecs: operator products spent (including those for the residuals).
         seconds: wall time.
-        method: ``"dense"``, ``"lanczos"``, ``"arpack"`` or ``"power"``.
+        method: ``"dense"``, ``"lanczos"``, ``"block-lanczos"``, ``"arpack"`` or ``"power"``.
+
+    The Krylov methods return float64 pairs and residuals whatever the operator's
+    dtype; ``"dense"`` and ``"power"`` return the operator's dtype.
         converged: whether every pair met the tolerance.
     """
 

@@ -7,6 +7,7 @@ import math
 import torch
 
 from reglab.curvature._operator import CurvatureOperator, DenseOperator, as_operator, matmat_blocked
+from reglab.curvature._progress import ProgressCallback, Tracker
 from reglab.curvature._results import DiagonalResult, TraceResult
 
 __all__ = ["trace", "diagonal"]
@@ -22,6 +23,7 @@ def trace(
     method: str = "hutch++",
     num_matvecs: int = 100,
     seed: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> TraceResult:
     r"""Estimate ``tr(A)`` from products with ``A``, with an honest standard error.
 
@@ -41,6 +43,8 @@ def trace(
       If ``m // 3 ≥ P`` the exact trace is returned (``P`` products, stderr 0).
     * ``"exact"``: ``Σᵢ eᵢᵀ A eᵢ`` (``P`` products; free for a dense tensor).
 
+    ``progress`` gets a :class:`~reglab.curvature.Progress` after every block of products.
+
     Example:
         >>> import torch
         >>> from reglab.curvature import trace
@@ -57,6 +61,10 @@ def trace(
         raise ValueError(f"method must be one of {TRACE_METHODS}, got {method!r}")
     op = as_operator(op)
     start = op.num_matvecs
+    exact = method == "exact" or (method == "hutch++" and isinstance(num_matvecs, int)
+                                  and num_matvecs // 3 >= op.shape[0])
+    tracker = Tracker(op, "trace", op.shape[0] if exact else num_matvecs, progress)
+    op = tracker.watch()
     if method == "exact":
         estimate, stderr = float(_exact_diagonal(op).sum()), 0.0
     else:
@@ -75,6 +83,7 @@ def diagonal(
     method: str = "auto",
     num_matvecs: int = 100,
     seed: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> DiagonalResult:
     r"""The diagonal of ``A``: exact, or Hutchinson's estimate for large operators.
 
@@ -101,6 +110,8 @@ def diagonal(
     if method == "auto":
         method = "exact" if (is_dense or op.shape[0] <= EXACT_MAX_SIZE) else "hutchinson"
     start = op.num_matvecs
+    tracker = Tracker(op, "diagonal", op.shape[0] if method == "exact" else num_matvecs, progress)
+    op = tracker.watch()
     if method == "exact":
         estimate = _exact_diagonal(op)
         stderr = torch.zeros_like(estimate)
