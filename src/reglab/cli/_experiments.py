@@ -58,7 +58,13 @@ def experiment_command(
         _list(json_)
         return
     with stderr.status(f"running {name}{' (quick)' if quick else ''}…") as status:
-        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=lambda m: status.update(f"{name}: {m}"))
+        def log(message: str) -> None:  # a live status line in a terminal; one line per step in a log file
+            if stderr.is_terminal:
+                status.update(Text(f"{name}: {message}"))
+            else:
+                stderr.print(Text(f"{name}: {message}"), highlight=False)
+
+        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=log)
     stderr.print(f"wrote {out / 'experiments' / name / 'summary.json'} and {len(doc['figures'])} figure files")
     if json_:
         emit_json(doc)
