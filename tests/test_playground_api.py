@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from reglab.config import parse_config
 from reglab.experiments.playground_l2 import _config as experiment_config
 from reglab.playground import CAPS, FEATURES, Setting, serve_in_thread
-from reglab.train import Trainer, load_run
+from reglab.train import Trainer, load_run, train
 
 SMALL = {"dataset": "xor", "points": 40, "batch-size": 10, "hidden-layers": "3"}
 
@@ -300,14 +300,34 @@ def test_export_holds_a_config_that_reproduces_the_run_and_the_weights(server, t
     httpx.delete(f"{server}/api/sessions/{sid}")
 
 
-def test_a_subset_of_features_trains_on_those_inputs_and_the_export_says_so(server):
-    setting = {**SMALL, "features": "x1x2,sinx1", "hidden-layers": ""}
-    sid = httpx.post(f"{server}/api/sessions", json=setting).json()
-    assert sid["reproducible"] is False
-    httpx.post(f"{server}/api/sessions/{sid['session']}/control", json={"action": "step"})
-    text = httpx.get(f"{server}/api/sessions/{sid['session']}/config.toml").text
-    assert "cannot name a subset" in text
-    httpx.delete(f"{server}/api/sessions/{sid['session']}")
+@pytest.mark.parametrize("features, hidden", [("sinx1,x1x2", ""), ("x2,x1sq,sinx2", "3")])
+def test_a_subset_of_features_trains_on_those_inputs_and_its_export_retrains_to_the_streamed_numbers(
+        server, tmp_path, features, hidden):
+    setting = {**SMALL, "features": features, "hidden-layers": hidden, "regularization": "l2", "rate": "0.05",
+               "seed": "2"}
+    chosen = [f for f in FEATURES if f in features.split(",")]
+    sid = httpx.post(f"{server}/api/sessions", json=setting).json()["session"]
+    for _ in range(5):
+        httpx.post(f"{server}/api/sessions/{sid}/control", json={"action": "step"})
+    toml_text = httpx.get(f"{server}/api/sessions/{sid}/config.toml").text
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{server}/api/sessions/{sid}/export").content))
+    events = read_events(f"{server}/api/sessions/{sid}/events", 5)  # the stepped epochs, as the page gets them
+    epochs = [data for kind, data in events if kind == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4, 5]
+    cfg = parse_config(tomllib.loads(toml_text))
+    assert cfg.model.features == "playground" and cfg.model.feature_names == chosen and cfg.train.epochs == 5
+    result = train(cfg)  # what `reglab train config.toml` runs
+    assert result.status == "completed" and len(result.history) == 5
+    for got, want in zip(epochs, result.history, strict=True):
+        for key in ("epoch", "train_loss", "test_loss", "penalty", "weight_norm", "sparsity"):
+            assert got[key] == want[key], key
+    folder = tmp_path / "run"
+    archive.extractall(folder)
+    model, _, _ = load_run(folder)  # the exported weights are the retrained run's final weights
+    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
+    assert model[1].names == tuple(chosen) and layers[0].in_features == len(chosen)
+    for (name, p), q in zip(model.named_parameters(), result.model.parameters(), strict=True):
+        assert torch.equal(p, q.detach()), name
 
 
 # ------------------------------------------------------------------ CLI

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import model_validator
+from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer, model_validator
 
 from reglab.config._data import DataConfig, DataSection, DigitsDataConfig
 from reglab.config._sections import AugmentConfig, VerifyConfig
@@ -32,6 +32,8 @@ from reglab.regularize._schema import Field, Schema
 __all__ = ["ModelConfig", "TrainConfig", "RunConfig"]
 
 IMAGE_DATASETS = ("digits", "mnist", "mnist-full")
+PLAYGROUND_FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
+"""The names of ``model.feature_names``, in the order of ``reglab.models.PlaygroundFeatures``."""
 
 
 class ModelConfig(Schema):
@@ -47,6 +49,10 @@ class ModelConfig(Schema):
     ``train.seed``): ``default`` is torch's own, ``normal`` N(0, 1), ``nielsen``
     N(0, 1/fan_in) weights with N(0, 1) biases, ``xavier`` Glorot-uniform,
     ``kaiming`` N(0, 2/fan_in) (see :mod:`reglab.models._init`).
+    ``feature_names`` (with ``features = "playground"`` only) keeps a subset of the
+    Playground's seven inputs, in their canonical order whatever the order written;
+    unset, all seven. An unset ``feature_names`` is left out of the dump, so the
+    hash of a config that does not set it is what it was before the key existed.
     """
 
     kind: Literal["mlp", "linear", "logistic", "cnn", "python"] = "mlp"
@@ -56,6 +62,8 @@ class ModelConfig(Schema):
     features: Literal["raw", "playground", "poly"] = Field(
         "raw", description="input map: raw, the Playground map (x1, x2, x1², x2², x1·x2, sin x1, sin x2), or poly"
     )
+    feature_names: list[Literal["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]] | None = Field(
+        None, description="features='playground': the inputs kept (default all seven), in canonical order")
     poly_degree: int = Field(1, ge=1, le=30, description="features='poly': powers x¹…x^d of a 1-D input")
     bias: bool = True
     init: Literal["default", "normal", "nielsen", "xavier", "kaiming"] = Field(
@@ -75,6 +83,31 @@ class ModelConfig(Schema):
         """Fill in the CNN's defaults (Nielsen's first ch. 6 net) so the resolved config shows them."""
         if isinstance(data, dict) and data.get("kind") == "cnn":
             data = {"channels": [20], "kernel_size": 5, "pool": 2, **data}
+        return data
+
+    @field_validator("feature_names")
+    @classmethod
+    def _feature_subset(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        features = info.data.get("features")
+        if features != "playground":
+            raise ValueError(f"model.feature_names is for model.features = 'playground' (features is {features!r})")
+        if not value:
+            raise ValueError(f"model.feature_names: name at least one of {', '.join(PLAYGROUND_FEATURES)} "
+                             "(or leave it out for all seven)")
+        repeated = sorted({name for name in value if value.count(name) > 1}, key=PLAYGROUND_FEATURES.index)
+        if repeated:
+            raise ValueError(f"model.feature_names names {', '.join(repeated)} more than once; "
+                             f"each of {', '.join(PLAYGROUND_FEATURES)} at most once")
+        return [name for name in PLAYGROUND_FEATURES if name in value]
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave an unset ``feature_names`` out, so configs without it keep their hash."""
+        data = handler(self)
+        if self.feature_names is None:
+            data.pop("feature_names", None)
         return data
 
     @model_validator(mode="after")

@@ -23,9 +23,13 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def _feature_layer(features: str, poly_degree: int) -> tuple[list[nn.Module], int | None]:
+def _feature_layer(features: str, poly_degree: int,
+                   feature_names: Sequence[str] | None) -> tuple[list[nn.Module], int | None]:
+    if feature_names is not None and features != "playground":
+        raise ValueError(f"feature_names is for features='playground', not {features!r}")
     if features == "playground":
-        return [PlaygroundFeatures()], PlaygroundFeatures.out_features
+        layer = PlaygroundFeatures(feature_names)
+        return [layer], layer.out_features
     if features == "poly":
         return [PolynomialFeatures(poly_degree)], poly_degree
     return [], None
@@ -34,10 +38,13 @@ def _feature_layer(features: str, poly_degree: int) -> tuple[list[nn.Module], in
 def mlp(
     sizes: Sequence[int], activation: str = "relu", *, bias: bool = True, features: str = "raw",
     poly_degree: int = 1, generator: torch.Generator | None = None, init: str = "default",
+    feature_names: Sequence[str] | None = None,
 ) -> nn.Sequential:
     """A multilayer perceptron with layer sizes ``sizes`` = [inputs, hidden…, outputs].
 
-    Inputs are flattened first, so images work as they are. The last layer has no
+    Inputs are flattened first, so images work as they are. ``features="playground"``
+    maps (x1, x2) to the Playground's inputs, all seven or the ``feature_names``
+    chosen (see :class:`reglab.models.PlaygroundFeatures`). The last layer has no
     activation (logits or regression outputs). Weights and biases are drawn from
     ``generator`` when given, with the scheme ``init`` (see
     :func:`reglab.models.initialize`; ``"default"`` is PyTorch's own
@@ -53,7 +60,7 @@ def mlp(
     if len(sizes) < 2:
         raise ValueError("sizes needs at least the input and output sizes")
     layers: list[nn.Module] = [nn.Flatten()]
-    extra, width = _feature_layer(features, poly_degree)
+    extra, width = _feature_layer(features, poly_degree, feature_names)
     layers += extra
     sizes = [width or sizes[0], *sizes[1:]]
     with restoring_global_rng(generator):
@@ -70,10 +77,11 @@ def mlp(
 
 
 def linear_model(n_in: int, n_out: int, *, bias: bool = True, features: str = "raw", poly_degree: int = 1,
-                 generator: torch.Generator | None = None, init: str = "default") -> nn.Sequential:
+                 generator: torch.Generator | None = None, init: str = "default",
+                 feature_names: Sequence[str] | None = None) -> nn.Sequential:
     """Linear (or, with cross-entropy, multinomial logistic) regression: one Linear layer."""
     return mlp([n_in, n_out], "linear", bias=bias, features=features, poly_degree=poly_degree, generator=generator,
-               init=init)
+               init=init, feature_names=feature_names)
 
 
 def build_model(cfg: ModelConfig, n_in: int | Sequence[int], n_out: int, *, seed: int = 0) -> nn.Module:
@@ -108,9 +116,9 @@ def build_model(cfg: ModelConfig, n_in: int | Sequence[int], n_out: int, *, seed
         return model if cfg.init == "default" else initialize(model, cfg.init, gen)
     if cfg.kind == "mlp":
         return mlp([n_features, *cfg.hidden, n_out], cfg.activation, bias=cfg.bias, features=cfg.features,
-                   poly_degree=cfg.poly_degree, generator=gen, init=cfg.init)
+                   poly_degree=cfg.poly_degree, generator=gen, init=cfg.init, feature_names=cfg.feature_names)
     return linear_model(n_features, n_out, bias=cfg.bias, features=cfg.features, poly_degree=cfg.poly_degree,
-                        generator=gen, init=cfg.init)
+                        generator=gen, init=cfg.init, feature_names=cfg.feature_names)
 
 
 def _image_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -86,7 +86,7 @@ class Session:
     def _build(self, setting: Setting, running: bool = False) -> None:
         self.revision += 1
         self.setting = setting
-        self.trainer = Trainer(setting.run_config(), model=views.build_network(setting))
+        self.trainer = Trainer(setting.run_config())
         self.marks: list[dict[str, Any]] = []
         self.stopped: str | None = None
         self.running = running
@@ -97,8 +97,7 @@ class Session:
         """The setting (as fields and as the URL query), the data points and the caps."""
         return {"session": self.id, "setting": self.setting.model_dump(), "query": self.setting.to_query(),
                 "points": views.points(self.trainer), "extent": views.EXTENT, "caps": CAPS,
-                "epoch": self.trainer.epoch, "running": self.running, "marks": self.marks, "revision": self.revision,
-                "reproducible": self.setting.feature_map is not None}
+                "epoch": self.trainer.epoch, "running": self.running, "marks": self.marks, "revision": self.revision}
 
     # ------------------------------------------------------------------ controls
     def control(self, action: str) -> dict[str, Any]:
@@ -206,9 +205,6 @@ class Session:
                 lines.append("# this session changed its setting while training (from the current weights): "
                              + "; ".join(f"epoch {m['epoch']}: {m['label']}" for m in self.marks))
                 lines.append("# the config below trains the final setting from the start")
-            if self.setting.feature_map is None:
-                lines.append(f"# inputs {', '.join(self.setting.features)}: [model] features cannot name a subset "
-                             "of the Playground map yet, so this config uses all seven")
             return "\n".join(lines) + "\n" + config_to_toml(cfg)
 
     def export_zip(self) -> bytes:

@@ -33,7 +33,8 @@ from reglab.errors import ConfigError
 __all__ = ["Setting", "FEATURES", "FEATURE_LABELS", "REGULARIZATIONS", "LIVE_FIELDS", "CAPS", "setting_error"]
 
 FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
-"""URL names of the Playground's seven inputs, in the order of ``reglab.models.PlaygroundFeatures``."""
+"""URL names of the Playground's seven inputs, in the order of ``reglab.models.PlaygroundFeatures``
+(the names ``[model] feature_names`` takes)."""
 FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1sq": "x₁²", "x2sq": "x₂²", "x1x2": "x₁x₂",
                   "sinx1": "sin x₁", "sinx2": "sin x₂"}
 REGULARIZATIONS = {"none": "none", "l1": "L1", "l1-prox": "L1-prox", "l2": "L2",
@@ -128,14 +129,19 @@ class Setting(BaseModel):
         """This setting with some fields changed (validated as a whole)."""
         return Setting.from_query({**self.model_dump(), **{k.replace("-", "_"): v for k, v in changes.items()}})
 
-    @property
-    def feature_map(self) -> str | None:
-        """``raw`` or ``playground`` when ``[model] features`` expresses the chosen inputs, else None."""
+    def model_features(self) -> dict[str, Any]:
+        """The ``[model]`` keys of the chosen inputs: ``raw`` for x1, x2, else the Playground map and a subset.
+
+        >>> Setting(features=("x1", "x2")).model_features(), Setting(features=FEATURES).model_features()
+        ({'features': 'raw'}, {'features': 'playground'})
+        >>> Setting(features=("x2", "sinx1")).model_features()
+        {'features': 'playground', 'feature_names': ['x2', 'sinx1']}
+        """
         if self.features == ("x1", "x2"):
-            return "raw"
+            return {"features": "raw"}
         if self.features == FEATURES:
-            return "playground"
-        return None
+            return {"features": "playground"}
+        return {"features": "playground", "feature_names": list(self.features)}
 
     def regularizer_entries(self) -> list[dict[str, Any]]:
         """The ``[[regularizer]]`` list this setting's regularization and rate stand for."""
@@ -155,14 +161,13 @@ class Setting(BaseModel):
     def run_config(self, epochs: int = 1) -> RunConfig:
         """The ``reglab train`` config of this setting (with ``epochs`` epochs), on the CPU.
 
-        When the chosen inputs are neither x1, x2 nor all seven, ``[model] features``
-        cannot say which (it knows ``raw`` and ``playground``): the config then has
-        ``features = "playground"`` and the playground builds the model itself.
+        The session trains a Trainer built from exactly this config, so the exported
+        config reproduces the run for any choice of inputs.
         """
         model = {"kind": "mlp", "hidden": list(self.hidden_layers), "activation": self.activation,
-                 "features": self.feature_map or "playground"}
+                 **self.model_features()}
         if not self.hidden_layers:
-            model = {"kind": "logistic", "features": model["features"]}
+            model = {"kind": "logistic", **self.model_features()}
         raw = {
             "name": "playground " + " ".join(f"{k}={v}" for k, v in self.to_query().items()),
             "data": {"name": self.dataset, "n_points": self.points, "noise": self.noise,

@@ -19,46 +19,18 @@ import torch
 from torch import nn
 
 from reglab.curvature import eigen, hessian_operator
-from reglab.models import PlaygroundFeatures, mlp
-from reglab.playground._setting import FEATURE_LABELS, FEATURES, REGULARIZATIONS, Setting
+from reglab.playground._setting import FEATURE_LABELS, REGULARIZATIONS, Setting
 from reglab.regularize import select_parameters
 from reglab.theory import effective_parameters, shrink_factors
 from reglab.train import Trainer
 
-__all__ = ["SelectFeatures", "build_network", "points", "boundary", "network", "spectrum", "EXTENT", "GRID"]
+__all__ = ["points", "boundary", "network", "spectrum", "EXTENT", "GRID"]
 
 EXTENT = 6.0
 """The decision map covers [−EXTENT, EXTENT]², the Playground's input plane."""
 GRID = 48
 DENSE_LIMIT = 300  # up to this many weights the spectrum is exact (all eigenvalues); above, Lanczos top-k
 TOP_K = 8
-
-
-class SelectFeatures(nn.Module):
-    """Keeps the chosen columns of the Playground feature map (x1, x2, x1², x2², x1x2, sin x1, sin x2)."""
-
-    def __init__(self, columns: list[int]) -> None:
-        super().__init__()
-        self.register_buffer("columns", torch.tensor(columns, dtype=torch.int64), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.index_select(-1, self.columns)
-
-
-def build_network(setting: Setting) -> nn.Module | None:
-    """The network for inputs ``[model] features`` cannot name (None when the config builds it).
-
-    Its Linear layers are drawn as ``reglab.models.build_model`` draws them (the
-    seeded default init), for the chosen number of inputs.
-    """
-    if setting.feature_map is not None:
-        return None
-    columns = [FEATURES.index(f) for f in setting.features]
-    sizes = [len(columns), *setting.hidden_layers, 2]
-    activation = setting.activation if setting.hidden_layers else "linear"
-    net = mlp(sizes, activation, generator=torch.Generator().manual_seed(setting.seed))
-    layers = list(net)
-    return nn.Sequential(layers[0], PlaygroundFeatures(), SelectFeatures(columns), *layers[1:])
 
 
 def points(trainer: Trainer) -> dict[str, Any]:
