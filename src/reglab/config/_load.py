@@ -126,7 +126,7 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str) -> None:
         here = ".".join(parts[:i])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                entries = (f"the list is empty" if not node else
+                entries = ("the list is empty" if not node else
                            f"the list has {len(node)} entr{'y' if len(node) == 1 else 'ies'}, "
                            f"{'0' if len(node) == 1 else f'0 to {len(node) - 1}'}")
                 raise ConfigError(f"--set {full}: there is no {here} {part} ({entries})", field=full)

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer, model_validator
 
-from reglab.config._data import DataConfig, DataSection, DigitsDataConfig
+from reglab.config._data import DataSection, DigitsDataConfig
 from reglab.config._sections import AugmentConfig, VerifyConfig
 from reglab.regularize import RegularizerConfig
 from reglab.regularize._schema import Field, Schema

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from reglab.data import Splits
 from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register

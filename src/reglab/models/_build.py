@@ -11,7 +11,7 @@ from torch import nn
 from reglab.config import ModelConfig
 from reglab.errors import ConfigError
 from reglab.models._features import PlaygroundFeatures, PolynomialFeatures
-from reglab.models._init import initialize, restoring_global_rng
+from reglab.models._init import initialize, initialized, restoring_global_rng
 
 __all__ = ["mlp", "linear_model", "build_model", "ACTIVATIONS"]
 
@@ -68,12 +68,7 @@ def mlp(
             layers.append(nn.Linear(n_in, n_out, bias=bias))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())
-    net = nn.Sequential(*layers)
-    if generator is not None:
-        initialize(net, init, generator)
-    elif init != "default":
-        raise ValueError(f"init={init!r} needs a generator (randomness is explicit)")
-    return net
+    return initialized(nn.Sequential(*layers), init, generator)
 
 
 def linear_model(n_in: int, n_out: int, *, bias: bool = True, features: str = "raw", poly_degree: int = 1,

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from reglab.errors import ConfigError
-from reglab.models._init import initialize, restoring_global_rng
+from reglab.models._init import initialized, restoring_global_rng
 
 __all__ = ["cnn", "cnn_geometry", "ToImages"]
 
@@ -77,12 +77,7 @@ def cnn(
             layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
             width = size
         layers.append(nn.Linear(width, n_out))
-    net = nn.Sequential(*layers)
-    if generator is not None:
-        initialize(net, init, generator)
-    elif init != "default":
-        raise ValueError(f"init={init!r} needs a generator (randomness is explicit)")
-    return net
+    return initialized(nn.Sequential(*layers), init, generator)
 
 
 class ToImages(nn.Module):

@@ -36,7 +36,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["INITS", "initialize", "fans", "restoring_global_rng"]
+__all__ = ["INITS", "initialize", "initialized", "fans", "restoring_global_rng"]
 
 INITS = ("default", "normal", "nielsen", "xavier", "kaiming")
 
@@ -88,6 +88,15 @@ def initialize(model: nn.Module, scheme: str, generator: torch.Generator) -> nn.
             if isinstance(module, _LAYERS):
                 _draw(module.weight, module.bias, scheme, generator)
     return model
+
+
+def initialized(net: nn.Module, init: str, generator: torch.Generator | None) -> nn.Module:
+    """``net`` drawn with ``init`` from ``generator``; without a generator only torch's default is allowed."""
+    if generator is not None:
+        return initialize(net, init, generator)
+    if init != "default":
+        raise ValueError(f"init={init!r} needs a generator (randomness is explicit)")
+    return net
 
 
 @contextlib.contextmanager
