@@ -15,3 +15,12 @@ def _threads():
 @pytest.fixture
 def repo_root() -> str:
     return REPO
+
+
+@pytest.fixture
+def server():
+    """A fresh playground server (no sessions) on 127.0.0.1, a free port; stopped after the test."""
+    from reglab.playground import serve_in_thread
+
+    with serve_in_thread() as url:
+        yield url

@@ -62,21 +62,10 @@ def test_hessian_of_a_stored_run_matches_a_dense_float64_hessian(tmp_path, repo_
                          "--out", str(tmp_path)).stdout)
     doc = json.loads(run("hessian", out["run_id"], "--out", str(tmp_path), "--top", "3", "--bottom", "2",
                          "--trace", "--density", "--json").stdout)
-    from reglab.train import load_run
-
-    model, splits, _ = load_run(out["run_id"], tmp_path)
-    model = model.double()
-    x, y = splits.train.x.double(), splits.train.y
-    names = [n for n, _ in model.named_parameters()]
-    shapes = [p.shape for p in model.parameters()]
-    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    flat, output, y = dense_reference(out["run_id"], tmp_path)
 
     def loss(w):
-        params, i = {}, 0
-        for n, s in zip(names, shapes):
-            params[n] = w[i : i + s.numel()].view(s)
-            i += s.numel()
-        return torch.nn.functional.cross_entropy(functional_call(model, params, (x,)), y)
+        return torch.nn.functional.cross_entropy(output(w), y)
 
     dense = torch.func.jacrev(torch.func.jacrev(loss))(flat)
     values = torch.linalg.eigvalsh((dense + dense.T) / 2)
@@ -111,21 +100,7 @@ def test_hessian_chunked_float32_and_ggn_match_dense_float64_references(tmp_path
     code, text, _ = run_here(capsys, *base, "--ggn", "--method", "block-lanczos")
     assert code == 0
     ggn = json.loads(text)
-    from reglab.train import load_run
-
-    model, splits, _ = load_run(out["run_id"], tmp_path)
-    model = model.double()
-    x, y = splits.train.x.double(), splits.train.y
-    names = [n for n, _ in model.named_parameters()]
-    shapes = [p.shape for p in model.parameters()]
-    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-    def output(w):
-        params, i = {}, 0
-        for n, s in zip(names, shapes):
-            params[n] = w[i : i + s.numel()].view(s)
-            i += s.numel()
-        return functional_call(model, params, (x,))
+    flat, output, y = dense_reference(out["run_id"], tmp_path)
 
     H = torch.func.jacrev(torch.func.jacrev(lambda w: torch.nn.functional.cross_entropy(output(w), y)))(flat)
     J = torch.func.jacrev(output)(flat).reshape(-1, flat.numel())
@@ -142,3 +117,25 @@ def test_hessian_chunked_float32_and_ggn_match_dense_float64_references(tmp_path
     assert max(ggn["top"]["relative_residuals"]) <= 1e-5
     code, _, err = run_here(capsys, *base, "--dtype", "float16")
     assert code == 2 and "--dtype" in err and "float32" in err
+
+
+def dense_reference(run_id, out):
+    """The stored run's network as a function of one flat float64 vector, written out by hand (no reglab.curvature):
+    (the flat weights, outputs(w) on the training inputs, the training labels)."""
+    from reglab.train import load_run
+
+    model, splits, _ = load_run(run_id, out)
+    model = model.double()
+    x, y = splits.train.x.double(), splits.train.y
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def output(w):
+        params, i = {}, 0
+        for n, shape in zip(names, shapes):
+            params[n] = w[i : i + shape.numel()].view(shape)
+            i += shape.numel()
+        return functional_call(model, params, (x,))
+
+    return flat, output, y

@@ -21,17 +21,11 @@ from typer.testing import CliRunner
 
 from reglab.config import parse_config
 from reglab.experiments.playground_l2 import _config as experiment_config
+from _polling import wait_for
 from reglab.playground import CAPS, FEATURES, Setting, serve_in_thread
 from reglab.train import Trainer, load_run, train
 
 SMALL = {"dataset": "xor", "points": 40, "batch-size": 10, "hidden-layers": "3"}
-
-
-@pytest.fixture
-def server():
-    """A fresh server (no sessions) on 127.0.0.1, a free port; stopped after the test."""
-    with serve_in_thread() as url:
-        yield url
 
 
 @pytest.fixture
@@ -210,17 +204,6 @@ def test_twenty_sessions_are_served_at_once_and_the_twenty_first_is_refused(serv
         assert [d["epoch"] for k, d in got[sid] if k == "epoch"] == [1, 2, 3]
     # every stream closed with its consumer: the sessions ended, so new ones are served again
     assert wait_for(lambda: httpx.post(f"{server}/api/sessions", json=body).status_code == 201)
-
-
-def wait_for(condition, seconds=10.0):
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_closed_stream_stops_its_training_and_ends_the_session(server):

@@ -8,14 +8,14 @@ server on 127.0.0.1 on a free port and stops it. Screenshots are written to
 import io
 import os
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reglab.playground import FEATURES, Setting, serve_in_thread
+from _polling import wait_for
+from reglab.playground import FEATURES, Setting
 from reglab.train import Trainer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,12 +37,6 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def server():
-    with serve_in_thread() as url:
-        yield url
 
 
 @pytest.fixture
@@ -154,15 +148,6 @@ def test_the_notes_exercise_rate_0_has_larger_weights_and_a_larger_gap_than_rate
         sid = page.evaluate("window.reglabPlayground.session")
         page.context.close()  # closing the tab ends its session (and so its training)
         assert wait_for(lambda: httpx.get(f"{server}/api/sessions/{sid}").status_code == 404)
-
-
-def wait_for(condition, seconds=10.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_bad_value_in_the_link_is_named_and_the_page_starts_anyway(browser, server):
