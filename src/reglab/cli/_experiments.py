@@ -81,8 +81,13 @@ def report_command(
                                                          "summary.json (nothing is retrained)"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write one self-contained HTML page with every experiment found in DIRECTORY."""
+    """Write one self-contained HTML page with every experiment and sweep found in DIRECTORY.
+
+    Each sweep in DIRECTORY's run store is compared first (as 'reglab runs compare' does, on the
+    metric it was last compared on), so its table and figure are current; nothing is trained.
+    """
     from reglab.report import build_report, collect_experiments
+    from reglab.results import refresh_sweeps
 
     if redraw_:
         from reglab.experiments import redraw
@@ -90,14 +95,15 @@ def report_command(
         for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
             redraw(summary)
     skipped: list[dict[str, str]] = []
+    sweeps = [c.sweep_id for c in refresh_sweeps(directory)] if Path(directory).is_dir() else []
     path = build_report(directory, output, skipped=skipped)
     names = [e["name"] for e in collect_experiments(directory)]
     for s in skipped:
         stderr.print(Text(f"warning: skipped {s['path']}: {s['reason']}"), highlight=False)
     if json_:
-        emit_json({"report": str(path), "experiments": names, "skipped": skipped})
+        emit_json({"report": str(path), "experiments": names, "sweeps": sweeps, "skipped": skipped})
     else:
-        stdout.print(Text(f"report with {len(names)} experiments: {path}"))
+        stdout.print(Text(f"report with {len(names)} experiments and {len(sweeps)} sweeps: {path}"))
     if open_:
         webbrowser.open(path.resolve().as_uri())
 
