@@ -169,3 +169,14 @@ def test_unknown_sweep_metric_and_store_are_errors_that_list_the_allowed(swept, 
     empty = invoke(["runs", "compare", "sweep-x", "--out", tmp_path / "none", "--json"])
     assert empty.code == 2 and error_document(empty)["field"] == "--out", empty
     assert known_sweeps(RunStore(out)) == {sweep.id: 18}
+
+
+def test_a_damaged_sweep_summary_is_skipped_with_a_warning(tmp_path):
+    folder = tmp_path / "sweeps" / "sweep-damaged"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("{not json", encoding="utf-8")
+    done = invoke(["report", tmp_path, "--json"])
+    assert done.code == 0, done
+    doc = run_document(done)
+    assert doc["sweeps"] == [] and [s["path"] for s in doc["skipped"]] == [str(folder / "summary.json")]
+    assert "sweep-damaged" not in (tmp_path / "report.html").read_text()

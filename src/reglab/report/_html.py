@@ -12,7 +12,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -50,6 +50,28 @@ def _problem(doc: Any) -> str | None:
     return None
 
 
+def _summaries(folder: Path, problem_of: Callable[[Any], str | None],
+               skipped: list[dict[str, str]] | None) -> list[tuple[Path, dict[str, Any]]]:
+    """``(path, document)`` of each readable ``folder/*/summary.json`` that ``problem_of`` accepts.
+
+    The others are left out, with ``{"path", "reason"}`` appended to ``skipped`` when given:
+    one damaged file does not take the whole report down.
+    """
+    found = []
+    for path in sorted(folder.glob("*/summary.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            problem = problem_of(doc)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = f"it cannot be read as JSON ({exc})"
+        if problem:
+            if skipped is not None:
+                skipped.append({"path": str(path), "reason": problem})
+            continue
+        found.append((path, doc))
+    return found
+
+
 def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Every ``experiments/NAME/summary.json`` under ``directory``, in the registry's order.
 
@@ -62,20 +84,9 @@ def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | N
     root = Path(directory)
     if not root.is_dir():
         raise RunError(f"no such results folder: {root}", field="DIRECTORY")
-    found = []
-    for path in sorted((root / "experiments").glob("*/summary.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            problem = _problem(doc)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problem = f"it cannot be read as JSON ({exc})"
-        if problem:
-            if skipped is not None:
-                skipped.append({"path": str(path), "reason": problem})
-            continue
-        doc = {**_DEFAULTS, **doc}
-        doc["images"] = _images(path.parent, doc.get("figures", []))
-        found.append(doc)
+    found = [{**_DEFAULTS, **doc, "images": _images(path.parent, doc.get("figures", []))}
+             for path, doc in _summaries(root / "experiments", _problem, skipped)]
+
     def position(doc: dict[str, Any]) -> tuple[int, int, str]:
         order = doc.get("order")
         known = isinstance(order, int) and not isinstance(order, bool)
@@ -107,20 +118,8 @@ def collect_sweeps(directory: str | Path, skipped: list[dict[str, str]] | None =
 
     A summary that cannot be read or lacks its table is left out and reported in ``skipped``.
     """
-    root = Path(directory)
-    found = []
-    for path in sorted((root / "sweeps").glob("*/summary.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            problem = _sweep_problem(doc)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problem = f"it cannot be read as JSON ({exc})"
-        if problem:
-            if skipped is not None:
-                skipped.append({"path": str(path), "reason": problem})
-            continue
-        found.append({"name": None, "metric": "", **doc, "images": _images(path.parent, doc.get("figures", []))})
-    return found
+    return [{"name": None, "metric": "", **doc, "images": _images(path.parent, doc.get("figures", []))}
+            for path, doc in _summaries(Path(directory) / "sweeps", _sweep_problem, skipped)]
 
 
 def build_report(directory: str | Path, output: str | Path | None = None, *, title: str = "reglab report",
