@@ -140,6 +140,14 @@ def test_a_failed_point_is_counted_left_out_of_the_mean_and_superseded_when_reru
     again = compare_sweep(tmp_path, sweep.id)
     assert again.superseded == 1
     assert next(r for r in again.rows if r.axes == {"regularizer.0.alpha": 0.01}).statuses == {"completed": 2}
+    for run in store.list_runs():
+        store.finish(run["id"], "failed", "made to fail by the test", None, 0.0)
+    nothing = invoke(["runs", "compare", sweep.id, "--out", tmp_path, "--json"])
+    assert nothing.code == 0, nothing
+    doc = run_document(nothing)
+    assert doc["best"] is None and {r["n"] for r in doc["rows"]} == {0}
+    assert [r["status"] for r in doc["rows"]] == [{"failed": 2}, {"failed": 2}]
+    assert (tmp_path / "sweeps" / sweep.id / "test_error.png").read_bytes()[:8] == PNG
 
 
 def test_report_shows_each_sweep_with_its_rows_and_figure(swept, tmp_path):

@@ -37,6 +37,9 @@ def zero_position(xs: list[float]) -> float | None:
 
 
 def _lines(c: SweepComparison) -> dict[str, list[ComparisonRow]]:
+    """Rows by line: one line per value of the other axes, or one across the combinations (no strength)."""
+    if c.strength_axis is None:
+        return {c.metric: c.rows}
     lines: dict[str, list[ComparisonRow]] = {}
     for row in c.rows:
         label = ", ".join(f"{short_axis(a)}={row.axes[a]}" for a in c.line_axes) or c.metric
@@ -65,8 +68,11 @@ def comparison_figure(c: SweepComparison) -> Figure:
     best = c.best
     for color, (label, rows) in zip(PALETTE * 4, _lines(c).items()):
         shown = sorted((r for r in rows if r.mean is not None), key=lambda r: _x(c, r, categories, zero))
+        if not shown:
+            continue
         ax.errorbar([_x(c, r, categories, zero) for r in shown], [r.mean for r in shown],
-                    yerr=[r.sd for r in shown], color=color, marker="o", ms=4, capsize=3, label=label)
+                    yerr=[r.sd for r in shown], color=color, marker="o", ms=4, capsize=3, label=label,
+                    ls="-" if c.strength_axis else "none")
     if best is not None:
         row = c.rows[best]
         where = ", ".join(f"{short_axis(a)}={row.axes[a]}" for a in c.group_axes) or "all points"
@@ -76,7 +82,10 @@ def comparison_figure(c: SweepComparison) -> Figure:
     n_seeds = max((r.n for r in c.rows), default=1)
     ax.set(ylabel=f"{c.metric} (mean ± sd over {seeds_label(max(n_seeds, 1))})",
            title=f"{c.name or c.sweep_id}: {c.metric}")
-    ax.legend(fontsize=8)
+    if best is None:
+        ax.text(0.5, 0.5, f"no completed run has a finite {c.metric}", transform=ax.transAxes, ha="center")
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
