@@ -153,6 +153,13 @@ def test_an_unknown_id_names_the_known_sweeps(store_dir, tmp_path):
     assert_no_traceback(bad)
 
 
+def test_csv_export_of_a_sweep_says_how_to_export_one(store_dir):
+    out, sweep, _ = store_dir
+    bad = invoke(["runs", "export", sweep.id, "--out", out, "--csv"])
+    assert bad.code == 2 and "--mlflow" in bad.stderr and "--tensorboard" in bad.stderr, bad
+    assert_no_traceback(bad)
+
+
 def test_csv_export_of_a_run_is_unchanged(store_dir):
     out, _, single = store_dir
     done = invoke(["runs", "export", single, "--out", out, "--csv"])
@@ -160,3 +167,24 @@ def test_csv_export_of_a_run_is_unchanged(store_dir):
     assert done.code == 0 and lines[0].split(",")[0] == "epoch" and len(lines) == 2  # header + one epoch
     as_json = run_document(invoke(["runs", "export", single, "--out", out, "--json"]))
     assert as_json["run_id"] == single and as_json["history"] == RunStore(out).metrics(single)
+
+
+def test_a_diverged_run_is_a_failed_mlflow_run_with_its_reason(tmp_path, monkeypatch):
+    import tomllib
+
+    out = tmp_path / "store"
+    config = parse_config(tomllib.loads(TINY_CONFIG.replace("lr = 0.1", "lr = 1e8")))
+    run_id = train(config, out=out).run_id
+    stored = RunStore(out).get_run(run_id)
+    assert stored["status"] == "diverged"
+    done = invoke(["runs", "export", run_id, "--out", out, "--mlflow", tmp_path / "mlruns",
+                   "--tensorboard", tmp_path / "tb", "--json"])
+    assert done.code == 0, done
+    client = client_for(tmp_path / "mlruns", monkeypatch)
+    (ml,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert ml.info.status == "FAILED" and ml.data.tags["reglab.status"] == "diverged"
+    assert ml.data.tags["reglab.reason"] == stored["reason"]
+    acc = event_accumulator.EventAccumulator(str(tmp_path / "tb" / run_id))
+    acc.Reload()
+    assert [t for t in acc.Tags()["scalars"] if not t.startswith("final/")] == [
+        k for row in RunStore(out).metrics(run_id) for k in row if k != "epoch"]

@@ -98,6 +98,11 @@ def compare_runs(sweep_id: str = typer.Argument(..., help="a sweep's id (or a un
 
 def _write_history(run_id: str, store: RunStore, as_json: bool, output: Optional[Path]) -> None:
     """A run's per-epoch metrics as CSV (or JSON) on stdout or into ``output``."""
+    from reglab.results import known_sweeps
+
+    if run_id in known_sweeps(store):
+        raise RunError(f"{run_id} is a sweep: export all its runs with --mlflow URI or --tensorboard DIR, or one "
+                       "of them by its run id ('reglab runs compare' lists them with --json)", field="ID")
     run = store.get_run(run_id)
     history = store.metrics(run["id"])
     if as_json:
