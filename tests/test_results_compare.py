@@ -188,3 +188,19 @@ def test_a_damaged_sweep_summary_is_skipped_with_a_warning(tmp_path):
     doc = run_document(done)
     assert doc["sweeps"] == [] and [s["path"] for s in doc["skipped"]] == [str(folder / "summary.json")]
     assert "sweep-damaged" not in (tmp_path / "report.html").read_text()
+
+
+def test_a_damaged_store_leaves_the_written_sweeps_in_the_report(swept, tmp_path):
+    import shutil
+
+    out, sweep = swept
+    assert invoke(["runs", "compare", sweep.id, "--out", out]).code == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    for side in copy.glob("runs.db*"):
+        side.unlink()
+    (copy / "runs.db").write_bytes(b"this is not a database" * 100)
+    done = invoke(["report", copy, "--json"])
+    assert done.code == 0 and "were not compared again" in done.stderr and "reindex" in done.stderr, done
+    assert run_document(done)["sweeps"] == [sweep.id]
+    assert f'id="{sweep.id}"' in (copy / "report.html").read_text()

@@ -11,6 +11,7 @@ from rich.text import Text
 from rich.table import Table
 
 from reglab.cli._common import emit_json, guard, stderr, stdout
+from reglab.errors import ReglabError
 from reglab.store import DEFAULT_OUT
 
 
@@ -86,7 +87,7 @@ def report_command(
     Each sweep in DIRECTORY's run store is compared first (as 'reglab runs compare' does, on the
     metric it was last compared on), so its table and figure are current; nothing is trained.
     """
-    from reglab.report import build_report, collect_experiments
+    from reglab.report import build_report, collect_experiments, collect_sweeps
     from reglab.results import refresh_sweeps
 
     if redraw_:
@@ -95,9 +96,14 @@ def report_command(
         for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
             redraw(summary)
     skipped: list[dict[str, str]] = []
-    sweeps = [c.sweep_id for c in refresh_sweeps(directory)] if Path(directory).is_dir() else []
+    try:
+        if Path(directory).is_dir():
+            refresh_sweeps(directory)
+    except ReglabError as exc:  # e.g. a damaged runs.db: the page still shows what the files hold
+        stderr.print(Text(f"warning: the sweeps were not compared again: {exc}"), highlight=False)
     path = build_report(directory, output, skipped=skipped)
     names = [e["name"] for e in collect_experiments(directory)]
+    sweeps = [s["sweep_id"] for s in collect_sweeps(directory)]
     for s in skipped:
         stderr.print(Text(f"warning: skipped {s['path']}: {s['reason']}"), highlight=False)
     if json_:
