@@ -1,7 +1,7 @@
 """``compare_sweep``: a stored sweep's final metric, mean ± sd over seeds per combination of its other axes.
 
-A sweep's axes split three ways: **seed axes** (a key ending in ``seed``: ``train.seed``,
-``data.seed``), averaged over; the **strength axis** (the first numeric axis whose key ends in
+A sweep's axes split three ways: **seed axes** (a key whose last part is ``seed`` or ends in
+``_seed``: ``train.seed``, ``data.seed``, ``model.init_seed``), averaged over; the **strength axis** (the first numeric axis whose key ends in
 ``alpha``, else the first numeric non-seed axis), the figure's x axis; and the rest, one line of
 the figure each (``regularizer.0.kind``). A row is one combination of the non-seed axes; its
 mean ± sd (sample sd, :func:`reglab.experiments._common.mean_sd`) is over the row's
@@ -93,12 +93,13 @@ class SweepComparison:
 
 
 def seed_axis(key: str) -> bool:
-    """Whether an axis is averaged over (its key ends in ``seed``).
+    """Whether an axis is averaged over (its last part is ``seed`` or ends in ``_seed``).
 
-    >>> seed_axis("train.seed"), seed_axis("data.seed"), seed_axis("regularizer.0.alpha")
+    >>> seed_axis("train.seed"), seed_axis("model.init_seed"), seed_axis("regularizer.0.alpha")
     (True, True, False)
     """
-    return key.rsplit(".", 1)[-1] == "seed"
+    last = key.rsplit(".", 1)[-1]
+    return last == "seed" or last.endswith("_seed")
 
 
 def _numeric(value: Any) -> bool:
