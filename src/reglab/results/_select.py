@@ -12,11 +12,9 @@ from typing import Any
 
 from reglab.errors import RunError
 from reglab.store import RunStore
+from reglab.sweep import DONE_STATUSES
 
 __all__ = ["SweepRuns", "known_sweeps", "sweep_runs", "select_runs"]
-
-SETTLED = ("completed", "diverged")  # deterministic outcomes: the run that speaks for its point
-
 
 @dataclass(frozen=True)
 class SweepRuns:
@@ -70,7 +68,7 @@ def sweep_runs(store: RunStore, sweep_id: str) -> SweepRuns:
     for run in runs:
         index = int(run["tags"].get("sweep_point", -1))
         held = by_point.get(index)
-        if held is None or run["status"] in SETTLED or held["status"] not in SETTLED:
+        if held is None or run["status"] in DONE_STATUSES or held["status"] not in DONE_STATUSES:
             by_point[index] = run
     points = [by_point[i] for i in sorted(by_point)]
     axes = list((points[0]["tags"].get("axes") or {}) if points else [])
