@@ -16,5 +16,5 @@ from reglab.results._select import SweepRuns, known_sweeps, select_runs, sweep_r
 from reglab.results._summary import comparison_table, refresh_sweeps, sweep_folder, write_comparison
 
 __all__ = ["compare_sweep", "SweepComparison", "ComparisonRow", "DEFAULT_METRIC", "seed_axis", "comparison_figure",
-           "comparison_table", "write_comparison", "refresh_sweeps", "sweep_folder", "known_sweeps", "sweep_runs", "select_runs",
-           "SweepRuns", "export_mlflow", "export_tensorboard", "flatten_config", "ExportResult"]
+           "comparison_table", "write_comparison", "refresh_sweeps", "sweep_folder", "known_sweeps", "sweep_runs",
+           "select_runs", "SweepRuns", "export_mlflow", "export_tensorboard", "flatten_config", "ExportResult"]

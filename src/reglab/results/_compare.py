@@ -1,9 +1,9 @@
 """``compare_sweep``: a stored sweep's final metric, mean ± sd over seeds per combination of its other axes.
 
 A sweep's axes split three ways: **seed axes** (a key whose last part is ``seed`` or ends in
-``_seed``: ``train.seed``, ``data.seed``, ``model.init_seed``), averaged over; the **strength axis** (the first numeric axis whose key ends in
-``alpha``, else the first numeric non-seed axis), the figure's x axis; and the rest, one line of
-the figure each (``regularizer.0.kind``). A row is one combination of the non-seed axes; its
+``_seed``: ``train.seed``, ``data.seed``, ``model.init_seed``), averaged over; the **strength
+axis** (the first numeric axis whose key ends in ``alpha``, else the first numeric non-seed
+axis), the figure's x axis; and the rest, one line of the figure each (``regularizer.0.kind``). A row is one combination of the non-seed axes; its
 mean ± sd (sample sd, :func:`reglab.experiments._common.mean_sd`) is over the row's
 ``completed`` runs with a finite value of the metric, ``n`` of them; its status counts say
 what became of every point in it. The best row has the lowest mean (every metric reglab
