@@ -136,12 +136,12 @@ def export_run(ident: str = typer.Argument(..., metavar="ID", help="a run id, or
                output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout)"),
                mlflow: Optional[str] = typer.Option(None, "--mlflow", help="an MLflow tracking URI or a local folder "
                                                                           "(./mlruns: a file store); "
-                                                                          "needs reglab[mlflow]"),
+                                                                          "needs the optional extra mlflow"),
                experiment: Optional[str] = typer.Option(None, "--experiment", help="the MLflow experiment (default: "
                                                                                    "the sweep id or the run's name)"),
                tensorboard: Optional[Path] = typer.Option(None, "--tensorboard",
                                                           help="a folder for TensorBoard event files, one subfolder "
-                                                               "per run; needs reglab[tensorboard]")) -> None:
+                                                               "per run; needs the optional extra tensorboard")) -> None:
     """Export a run's per-epoch metrics as CSV (or JSON), or runs and sweeps to MLflow and TensorBoard."""
     if mlflow is None and tensorboard is None:
         _write_history(ident, _store(out), json_, output)
