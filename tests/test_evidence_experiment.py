@@ -18,7 +18,7 @@ def summary(gap: float, compute: float) -> dict:
             "within_two_trainings": compute <= 20}
     data = {"epochs": 10, "per_lambda": per_lambda, "best_lambda": "0.001",
             "grid_compute": {"per_training": 10, "total": 50, "seconds": stat(1.0)},
-            "tuned": mode, "modes": {"held": mode, "predicted": mode}, "gap_to_best": gap,
+            "tuned": {**mode, "converged": [True], "loop_epoch_equivalents": stat(compute)}, "modes": {"held": mode, "predicted": mode}, "gap_to_best": gap,
             "within_tolerance": gap <= experiment.TOLERANCE, "within_two_trainings": compute <= 20}
     return {"datasets": {"digits": data, "mnist": data}, "quick": True, "seeds": 1, "alpha0": 1e-4,
             "tolerance": experiment.TOLERANCE, "lambda_convention": "alpha on the mean loss"}
@@ -32,3 +32,4 @@ def test_figures_tables_reading_from_the_summary():
     assert len(rows) == 7 and rows[-2][0].startswith("evidence (held)") and rows[-1][0].startswith("evidence (pred")
     assert "within 0.5" in experiment.reading(good) and "within two trainings" in experiment.reading(good)
     assert "outside 0.5" in experiment.reading(bad) and "more than two trainings" in experiment.reading(bad)
+    assert "converged (α moved" in experiment.reading(good) and "in 1 of 1 seeds" in experiment.reading(good)

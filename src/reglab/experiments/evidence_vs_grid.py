@@ -136,6 +136,7 @@ def _dataset(ctx: ExperimentContext, dataset: str) -> dict:
         "tuned": modes[TUNED_MODE], **_verdict(modes[TUNED_MODE], best_error, epochs),
         "modes": {mode: {"alpha": t["alpha"], "test_error": t["test_error"], "fresh_test_error": t["fresh_test_error"],
                          "epoch_equivalents": t["epoch_equivalents"], "wall_ratio": t["wall_ratio"],
+                         "loop_epoch_equivalents": t["loop_epoch_equivalents"], "converged": t["converged"],
                          **_verdict(t, best_error, epochs)} for mode, t in modes.items()},
     }
 
@@ -201,6 +202,13 @@ def reading(summary: dict) -> str:
                 f" 0.5 — for {tuned['epoch_equivalents']['mean']:.1f} epochs of compute against "
                 f"{2 * data['epochs']} for two trainings (wall time {tuned['wall_ratio']['mean']:.2f} of two): "
                 f"{'within' if tuned['within_two_trainings'] else 'more than'} two trainings.")
+        tuned = data["tuned"]
+        converged = tuned["converged"]
+        parts.append(
+            f"The {TUNED_MODE} tuning converged (α moved by at most max(5 %, twice its noise), or the move gained "
+            f"≤ 1 nat) in {sum(converged)} of {len(converged)} seeds; the others stopped at {TUNER['max_trainings']} "
+            f"trainings. Counted in the median epoch of the training loop alone (no setup or storing), its compute "
+            f"is {tuned['loop_epoch_equivalents']['mean']:.1f} ± {tuned['loop_epoch_equivalents']['sd']:.1f} epochs.")
     if summary["quick"]:
         parts.append("This is the quick version (fewer epochs, smaller networks and data).")
     return " ".join(parts)
