@@ -41,6 +41,7 @@ from reglab.config import RunConfig
 from reglab.data import Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import ops, select_parameters
+from reglab.sweep._mlp import StackedMLP, mlp_layers
 from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
 __all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized"]
@@ -89,7 +90,8 @@ class VectorizedTrainer:
     ['completed', 'completed']
     """
 
-    def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None) -> None:
+    def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None,
+                 batched_mlp: bool = True) -> None:
         if not configs:
             raise ValueError("a vectorized group needs at least one config")
         self.configs = list(configs)
@@ -120,7 +122,15 @@ class VectorizedTrainer:
         self.histories: list[list[dict[str, float]]] = [[] for _ in self.configs]
         self.state: dict[str, dict[str, torch.Tensor]] = {}
         self.steps = 0
-        self._columns: dict[tuple[int, str], Any] = {}  # per-member step parameters, rebuilt after compaction
+        self._columns: dict[Any, Any] = {}  # per-member step parameters, rebuilt after compaction
+        self._xbuf: torch.Tensor | None = None
+        self._ybuf: torch.Tensor | None = None
+        layers = mlp_layers(self.template) if batched_mlp else None
+        self.mlp = StackedMLP(layers, self.params, self.loss_fn) if layers else None
+        kinds = {k for slot in self.slots for k in slot.kinds}
+        self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
+        self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
+                            else "vmap + functional_call")
 
     def _to_device(self, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
         y = split.y.to(self.device)
@@ -144,20 +154,49 @@ class VectorizedTrainer:
         table = torch.tensor(cols, dtype=self.dtype, device=self.device).reshape(len(cols), len(self.active))
         return table.T.contiguous()
 
-    def _step(self, idx: torch.Tensor, l1_alpha: torch.Tensor) -> torch.Tensor:
+    def _grads(self, xb: torch.Tensor, yb: torch.Tensor, l1_alpha: torch.Tensor
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every member's gradient of its mean data loss (+ its L1 term) on its batch, and its data loss."""
+        if self.mlp is None:
+            grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
+            return grads, data_loss
+        grads, data_loss = self.mlp.grads(self.params, xb, yb)
+        for slot in self.slots:  # + α·sign(w): autograd's derivative of ops.l1_penalty (0 at w = 0)
+            column = self._column(slot, "l1", lambda lr, alpha: alpha)
+            if column is not None:
+                for n in slot.names:
+                    grads[n].addcmul_(_per_member(column[1], grads[n]), self.params[n].sign())
+        return grads, data_loss
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's mini-batch (M, B, …), gathered into buffers reused from step to step."""
         x, y = self.data["train"]
-        xb, yb = x[idx], y[idx]
-        grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
+        members, size = idx.shape
+        flat = idx.reshape(-1)
+        if self._xbuf is None or self._xbuf.shape[0] < flat.numel():
+            self._xbuf = torch.empty((flat.numel(), *x.shape[1:]), dtype=x.dtype, device=x.device)
+            self._ybuf = torch.empty((flat.numel(), *y.shape[1:]), dtype=y.dtype, device=y.device)
+        xb = torch.index_select(x, 0, flat, out=self._xbuf[: flat.numel()])
+        yb = torch.index_select(y, 0, flat, out=self._ybuf[: flat.numel()])
+        return xb.view(members, size, *x.shape[1:]), yb.view(members, size, *y.shape[1:])
+
+    @torch.no_grad()
+    def _step(self, idx: torch.Tensor, l1_alpha: torch.Tensor) -> torch.Tensor:
+        xb, yb = self._batch(idx)
+        if self.fused_sgd:  # plain SGD on an MLP: L2 and decay folded into one update per weight matrix
+            _, lr_column = self._lr_column()
+            data_loss = self.mlp.sgd_step(self.params, xb, yb, self.lrs_active, lr_column, self._decay())
+            self.steps += 1
+            for slot in self.slots:
+                self._post_step(slot)
+            return data_loss
+        grads, data_loss = self._grads(xb, yb, l1_alpha)
         for slot in self.slots:
             column = self._column(slot, "l2", lambda lr, alpha: alpha)
-            if column is not None:
-                mask, alpha = column
+            if column is not None:  # g += α·w (ops.l2_penalty_grad's term); members without L2 here add 0·w
+                alpha = column[1]
                 for n in slot.names:
-                    w, a = self.params[n], _per_member(alpha, self.params[n])
-                    if mask is None:  # every member: g += α·w (ops.l2_penalty_grad's term) in one pass
-                        grads[n].addcmul_(a, w)
-                    else:  # the others keep their gradient exactly, whatever their weights hold
-                        grads[n] = torch.where(_per_member(mask, w), grads[n] + a * w, grads[n])
+                    grads[n].addcmul_(_per_member(alpha, grads[n]), self.params[n])
         for slot in self.slots:
             column = self._column(slot, "weight_decay", lambda lr, wd: 1.0 - lr * wd)
             if column is not None:
@@ -174,9 +213,14 @@ class VectorizedTrainer:
         return [self.lrs[m] for m in self.active]
 
     def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]
-                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+                ) -> tuple[torch.Tensor | None, torch.Tensor] | None:
         """(members of ``kind`` with a non-zero parameter, ``value(lr, parameter)`` per member), or None
-        when no member needs the step (the separate pieces skip a zero strength, too)."""
+        when no member needs the step (the separate pieces skip a zero strength, too).
+
+        Members that do not take the step get ``value(lr, 0)``, which leaves them exactly as
+        they are (α = 0 adds 0·w, a factor 1 − η·0 = 1, a threshold 0), so one pass over the
+        whole stack serves a group that mixes kinds (up to the sign of a zero).
+        """
         key = (id(slot), kind)
         if key not in self._columns:
             rows = [k == kind and v != 0.0 for k, v in zip(slot.kinds, slot.value)]
@@ -189,11 +233,10 @@ class VectorizedTrainer:
     def _post_step(self, slot: _Slot) -> None:
         column = self._column(slot, "l1_prox", lambda lr, alpha: lr * alpha)
         if column is not None:
-            mask, threshold = column
+            threshold = column[1]
             for n in slot.names:
                 w = self.params[n]
-                new = ops.prox_l1(w, _per_member(threshold, w))
-                w.copy_(new if mask is None else torch.where(_per_member(mask, w), new, w))
+                w.copy_(ops.prox_l1(w, _per_member(threshold, w)))  # threshold 0: w itself
         for radius, rows in _groups(slot, "l2_ball", skip=math.isinf):
             if not slot.names:
                 continue
@@ -205,15 +248,49 @@ class VectorizedTrainer:
             for n in slot.names:
                 _update(self.params[n], rows, lambda w, c=c: vmap(lambda t: ops.project_max_norm(t, c, 0))(w))
 
+    def _decay(self) -> dict[str, tuple[list[float], torch.Tensor]]:
+        """Per tensor, each member's factor c in w ← c·w − η·∇C₀ (plain SGD; see StackedMLP.sgd_step).
+
+        The separate loop adds α·w to the gradient (L2, on the weights before the step),
+        multiplies w by 1 − η·wd (decoupled decay), then steps: in exact arithmetic
+        c = Π(1 − η·wd) − η·Σα over the slots that hold the tensor.
+        """
+        if "decay" not in self._columns:
+            lrs = self.lrs_active
+            factors: dict[str, list[float]] = {}
+            for kind in ("weight_decay", "l2"):  # the decay products first, then the L2 terms
+                for slot in self.slots:
+                    for n in slot.names:
+                        column = factors.setdefault(n, [1.0] * len(lrs))
+                        for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
+                            if k == kind == "weight_decay" and v != 0.0:
+                                column[row] *= 1.0 - lrs[row] * v
+                            elif k == kind == "l2" and v != 0.0:
+                                column[row] -= lrs[row] * v
+            self._columns["decay"] = {n: (c, torch.tensor(c, dtype=self.dtype, device=self.device))
+                                      for n, c in factors.items() if any(f != 1.0 for f in c)}
+        return self._columns["decay"]
+
+    def _lr_column(self) -> tuple[float | None, torch.Tensor]:
+        """The one learning rate when every member shares it (else None), and the (M,) column."""
+        if "lr" not in self._columns:
+            lrs = self.lrs_active
+            self._columns["lr"] = (lrs[0] if all(lr == lrs[0] for lr in lrs) else None,
+                                   torch.tensor(lrs, dtype=self.dtype, device=self.device))
+        return self._columns["lr"]
+
     def _optimizer_step(self, grads: dict[str, torch.Tensor]) -> None:
+        """torch.optim.SGD / Adam's update, per member (its own η), in place on the stacks."""
         tc = self.configs[0].train
-        lrs = self.lrs_active
-        uniform = all(lr == lrs[0] for lr in lrs)
-        lr_col = torch.tensor(lrs, dtype=self.dtype, device=self.device)
+        uniform, lr_col = self._lr_column()
         self.steps += 1
+        if tc.optimizer != "sgd":
+            beta1, beta2 = tc.betas
+            bias_correction1 = 1 - beta1**self.steps
+            bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
         for n, p in self.params.items():
             g, state = grads[n], self.state.setdefault(n, {})
-            shape = (-1,) + (1,) * (p.dim() - 1)
+            col = _per_member(lr_col, p)
             if tc.optimizer == "sgd":
                 if tc.momentum != 0.0:
                     buf = state.get("momentum")
@@ -221,28 +298,23 @@ class VectorizedTrainer:
                         buf = state["momentum"] = g.clone()
                     else:
                         buf.mul_(tc.momentum).add_(g)
-                    g = g.add(buf, alpha=tc.momentum) if tc.nesterov else buf
-                if uniform:
-                    p.add_(g, alpha=-lrs[0])
+                    g = g.add_(buf, alpha=tc.momentum) if tc.nesterov else buf
+                if uniform is not None:
+                    p.add_(g, alpha=-uniform)
                 else:
-                    p.addcmul_(g, lr_col.reshape(shape), value=-1)
+                    p.addcmul_(g, col, value=-1)
                 continue
-            beta1, beta2 = tc.betas
             if "exp_avg" not in state:
                 state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["denom"] = torch.empty_like(p)  # scratch, reused every step
+            exp_avg, exp_avg_sq, denom = state["exp_avg"], state["exp_avg_sq"], state["denom"]
             exp_avg.lerp_(g, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            step = float(self.steps)
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(1e-8)  # torch.optim.Adam's eps
-            if uniform:
-                p.addcdiv_(exp_avg, denom, value=-(lrs[0] / bias_correction1))
+            torch.sqrt(exp_avg_sq, out=denom).div_(bias_correction2_sqrt).add_(1e-8)  # torch.optim.Adam's eps
+            if uniform is not None:
+                p.addcdiv_(exp_avg, denom, value=-(uniform / bias_correction1))
             else:
-                step_size = torch.tensor([lr / bias_correction1 for lr in lrs], dtype=self.dtype,
-                                         device=self.device).reshape(shape)
-                p.sub_(step_size * (exp_avg / denom))
+                p.addcmul_(torch.div(exp_avg, denom, out=denom), col, value=-1 / bias_correction1)
 
     # ---- one epoch ------------------------------------------------------------------------------
     def run_epoch(self) -> None:
@@ -288,6 +360,8 @@ class VectorizedTrainer:
             slot.compact(keep)
         self._columns.clear()
         self.active = [self.active[r] for r in keep]
+        if self.mlp is not None:
+            self.mlp.resize(self.params)
 
     # ---- metrics --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -297,7 +371,8 @@ class VectorizedTrainer:
             return [float("nan")] * members, [float("nan")] * members
         total = torch.zeros(members, dtype=torch.float64, device=self.device)
         wrong = torch.zeros(members, dtype=torch.int64, device=self.device)
-        forward = vmap(lambda p, xb: functional_call(self.template, p, (xb,)), in_dims=(0, None))
+        forward = (vmap(lambda p, xb: functional_call(self.template, p, (xb,)), in_dims=(0, None))
+                   if self.mlp is None else lambda p, xb: self.mlp.forward(p, xb, shared=True)[-1])
         per_member_loss = vmap(self.loss_fn, in_dims=(0, None))
         for start in range(0, n, _EVAL_CHUNK):
             xb, yb = x[start : start + _EVAL_CHUNK], y[start : start + _EVAL_CHUNK]
