@@ -433,9 +433,13 @@ class VectorizedTrainer:
 
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config."""
-    return VectorizedTrainer(configs, splits=splits).run(progress)
+                     progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True
+                     ) -> list[MemberResult]:
+    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
+
+    ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
+    """
+    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp).run(progress)
 
 
 def _mask(value: Any) -> Any:
