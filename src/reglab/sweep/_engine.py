@@ -41,6 +41,7 @@ from reglab.config import RunConfig
 from reglab.data import Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import ops, select_parameters
+from reglab.sweep._checkpoint import MemberCheckpoints, checkpoint_epoch
 from reglab.sweep._mlp import StackedMLP, mlp_layers
 from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
@@ -60,6 +61,7 @@ class MemberResult:
     penalized: list[str]
     duration_s: float = 0.0
     error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
+    resumed_from: int = 0  # the epoch of the checkpoint this training continued from (0: from the start)
 
 
 def _strength(entry: Any, n_train: int) -> float:
@@ -91,7 +93,7 @@ class VectorizedTrainer:
     """
 
     def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                 batched_mlp: bool = True) -> None:
+                 batched_mlp: bool = True, run_dirs: Sequence[str | None] | None = None) -> None:
         if not configs:
             raise ValueError("a vectorized group needs at least one config")
         self.configs = list(configs)
@@ -127,10 +129,41 @@ class VectorizedTrainer:
         self._ybuf: torch.Tensor | None = None
         layers = mlp_layers(self.template) if batched_mlp else None
         self.mlp = StackedMLP(layers, self.params, self.loss_fn) if layers else None
+        self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self.splits)
+                            if run_dirs is not None and any(d is not None for d in run_dirs) else None)
+        self.resumed_from = self._resume() if self.checkpoints is not None else 0
         kinds = {k for slot in self.slots for k in slot.kinds}
         self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
         self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
                             else "vmap + functional_call")
+
+    def _resume(self) -> int:
+        """Continue every member from its checkpoint; they must all stop at one epoch (the caller groups them)."""
+        assert self.checkpoints is not None
+        epochs = {checkpoint_epoch(d) for d in self.checkpoints.run_dirs}
+        if len(epochs) != 1:
+            raise ValueError(f"members of one pass must resume from the same epoch; their checkpoints are at {epochs}")
+        epoch = epochs.pop()
+        if epoch == 0:
+            return 0
+        for m in range(len(self.configs)):
+            params, opt_state, history, generator = self.checkpoints.load(m)
+            for name, t in params.items():
+                self.params[name][m].copy_(t)
+                for key, value in opt_state[name].items():
+                    stack = self.state.setdefault(name, {}).get(key)
+                    if stack is None:
+                        stack = self.state[name][key] = torch.zeros_like(self.params[name])
+                    stack[m].copy_(value)
+            self.generators[m].set_state(generator)
+            self.histories[m] = history
+            self.checkpoints.truncate_metrics(m, history)
+        if any("exp_avg" in s for s in self.state.values()):
+            for s in self.state.values():
+                s["denom"] = torch.empty_like(s["exp_avg"])
+        n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
+        self.steps = epoch * math.ceil(n / bs)
+        return epoch
 
     def _to_device(self, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
         y = split.y.to(self.device)
@@ -345,6 +378,11 @@ class VectorizedTrainer:
                 continue
             self.histories[m].append(row_metrics)
             keep.append(row)
+            if self.checkpoints is not None:  # as a separate run: the checkpoint, then the epoch's line
+                if self.checkpoints.due(m, epoch):
+                    self.checkpoints.save(m, self.params, self.state, row, self.steps, self.generators[m],
+                                          self.histories[m])
+                self.checkpoints.append_metrics(m, row_metrics)
         if len(keep) < len(self.active):
             self._compact(keep)
 
@@ -429,17 +467,22 @@ class VectorizedTrainer:
             self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized)
         for result in self.results.values():
             result.duration_s = duration
+            result.resumed_from = self.resumed_from
         return [self.results[m] for m in range(len(self.configs))]
 
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                     progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True
-                     ) -> list[MemberResult]:
+                     progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True,
+                     run_dirs: Sequence[str | None] | None = None) -> list[MemberResult]:
     """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
 
     ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
+    With ``run_dirs`` (one run folder or None per config), each member writes its
+    checkpoint every ``train.checkpoint_every`` epochs and its epochs' metrics there,
+    as a separate run does, and members whose folder holds a checkpoint continue
+    from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`).
     """
-    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp).run(progress)
+    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs).run(progress)
 
 
 def _mask(value: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Callable
 from reglab.config import parse_config
 from reglab.errors import ReglabError
 from reglab.store import RunLock, owner_pid
+from reglab.sweep._checkpoint import checkpoint_epoch
 from reglab.sweep._engine import MemberResult, _final, train_vectorized
 from reglab.sweep._plan import Member, WorkUnit
 from reglab.train import train
@@ -39,15 +40,21 @@ ProgressFn = Callable[[int, int], None]
 
 
 def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOutcome]:
-    """Train one unit; one outcome per member, in the unit's order."""
+    """Train one unit; one outcome per member, in the unit's order.
+
+    A member whose run folder holds a checkpoint (an interrupted point the driver
+    handed back) continues from it, in a pass with the members stopped at the same epoch.
+    """
     with _locked(unit.members) as refused:
         outcomes = {m.index: PointOutcome(m.index, unit.engine, unit.reason, r) for m, r in refused}
         members = [m for m in unit.members if m.index not in outcomes]
+        starts = {m.index: checkpoint_epoch(m.run_dir) for m in members}
+        resumed = any(starts.values())
         engine, reason = unit.engine, unit.reason
-        if engine == "auto" and len(members) > 1:
+        if engine == "auto" and len(members) > 1 and not resumed:
             engine, reason = _choose(members, reason)
-        if engine in ("vectorized", "auto") and len(members) > 1:
-            outcomes.update(_vectorized(members, reason, progress))
+        if engine in ("vectorized", "auto") and (len(members) > 1 or resumed):
+            outcomes.update(_vectorized(members, starts, reason, progress))
         else:
             outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
                              for m in members})
@@ -67,10 +74,25 @@ def _choose(members: list[Member], reason: str) -> tuple[str, str]:
     return timing.choice, f"{reason}; {timing.describe()}"
 
 
-def _vectorized(members: list[Member], reason: str, progress: ProgressFn | None) -> dict[int, PointOutcome]:
+def _vectorized(members: list[Member], starts: dict[int, int], reason: str,
+                progress: ProgressFn | None) -> dict[int, PointOutcome]:
+    """One pass per epoch the members' checkpoints stopped at (one pass when none was interrupted)."""
+    by_start: dict[int, list[Member]] = {}
+    for m in members:
+        by_start.setdefault(starts[m.index], []).append(m)
+    outcomes: dict[int, PointOutcome] = {}
+    for start, group in sorted(by_start.items()):
+        why = reason if start == 0 else (
+            f"{reason}; resumed from the checkpoint of epoch {start}"
+            + (f" with the {len(group) - 1} other point(s) stopped there" if len(group) > 1 else ", on its own"))
+        outcomes.update(_pass(group, why, progress))
+    return outcomes
+
+
+def _pass(members: list[Member], reason: str, progress: ProgressFn | None) -> dict[int, PointOutcome]:
     try:
         configs = [parse_config(m.config) for m in members]
-        results = train_vectorized(configs, progress=progress)
+        results = train_vectorized(configs, progress=progress, run_dirs=[m.run_dir for m in members])
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
         why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately"
         return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress)) for m in members}
