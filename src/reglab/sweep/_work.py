@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Callable
 
-from reglab.config import parse_config
+from reglab.config import RunConfig, parse_config
+from reglab.data import Splits, load_dataset
 from reglab.errors import ReglabError
 from reglab.store import RunLock, owner_pid
 from reglab.sweep._checkpoint import checkpoint_epoch
 from reglab.sweep._engine import MemberResult, _final, train_vectorized
 from reglab.sweep._plan import Member, WorkUnit
-from reglab.train import train
+from reglab.train import Trainer, train
 
 __all__ = ["PointOutcome", "run_unit"]
 
@@ -51,31 +52,46 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
         starts = {m.index: checkpoint_epoch(m.run_dir) for m in members}
         resumed = any(starts.values())
         engine, reason = unit.engine, unit.reason
+        data = _SharedSplits(members)
         if engine == "auto" and len(members) > 1 and not resumed:
-            engine, reason = _choose(members, reason)
+            engine, reason = _choose(members, reason, data)
         if engine in ("vectorized", "auto") and (len(members) > 1 or resumed):
-            outcomes.update(_vectorized(members, starts, reason, progress))
+            outcomes.update(_vectorized(members, starts, reason, progress, data))
         else:
-            outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
+            outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress, data))
                              for m in members})
     return [outcomes[m.index] for m in unit.members]
 
 
-def _choose(members: list[Member], reason: str) -> tuple[str, str]:
+class _SharedSplits:
+    """The unit's data, loaded once on first use (a unit of several members shares its data config)."""
+
+    def __init__(self, members: list[Member]) -> None:
+        self.shared = len(members) > 1
+        self._splits: Splits | None = None
+
+    def get(self, cfg: RunConfig) -> Splits | None:
+        if not self.shared:
+            return None  # the trainer loads it
+        if self._splits is None:
+            self._splits = load_dataset(cfg.data)
+        return self._splits
+
+
+def _choose(members: list[Member], reason: str, data: _SharedSplits) -> tuple[str, str]:
     """``--engine auto``: time both engines on this unit; a failure to time is left to the vectorized pass."""
-    from reglab.data import load_dataset
     from reglab.sweep._timing import time_engines
 
     try:
         configs = [parse_config(m.config) for m in members]
-        timing = time_engines(configs, load_dataset(configs[0].data))
+        timing = time_engines(configs, data.get(configs[0]))
     except Exception:
         return "vectorized", reason
     return timing.choice, f"{reason}; {timing.describe()}"
 
 
-def _vectorized(members: list[Member], starts: dict[int, int], reason: str,
-                progress: ProgressFn | None) -> dict[int, PointOutcome]:
+def _vectorized(members: list[Member], starts: dict[int, int], reason: str, progress: ProgressFn | None,
+                data: _SharedSplits) -> dict[int, PointOutcome]:
     """One pass per epoch the members' checkpoints stopped at (one pass when none was interrupted)."""
     by_start: dict[int, list[Member]] = {}
     for m in members:
@@ -85,26 +101,28 @@ def _vectorized(members: list[Member], starts: dict[int, int], reason: str,
         why = reason if start == 0 else (
             f"{reason}; resumed from the checkpoint of epoch {start}"
             + (f" with the {len(group) - 1} other point(s) stopped there" if len(group) > 1 else ", on its own"))
-        outcomes.update(_pass(group, why, progress))
+        outcomes.update(_pass(group, why, progress, data))
     return outcomes
 
 
-def _pass(members: list[Member], reason: str, progress: ProgressFn | None) -> dict[int, PointOutcome]:
+def _pass(members: list[Member], reason: str, progress: ProgressFn | None,
+          data: _SharedSplits) -> dict[int, PointOutcome]:
     try:
         configs = [parse_config(m.config) for m in members]
-        results = train_vectorized(configs, progress=progress, run_dirs=[m.run_dir for m in members])
+        results = train_vectorized(configs, splits=data.get(configs[0]), progress=progress,
+                                   run_dirs=[m.run_dir for m in members])
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
         why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately"
-        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress)) for m in members}
+        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress, data)) for m in members}
     return {m.index: PointOutcome(m.index, "vectorized", reason, r) for m, r in zip(members, results)}
 
 
-def _separate(member: Member, progress: ProgressFn | None) -> MemberResult:
+def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits) -> MemberResult:
     start = time.perf_counter()
     try:
         cfg = parse_config(member.config)
         epoch_progress = (lambda e, total, _metrics: progress(e, total)) if progress else None
-        result = train(cfg, progress=epoch_progress)
+        result = train(cfg, progress=epoch_progress, trainer=Trainer(cfg, splits=data.get(cfg)))
     except ReglabError as exc:
         return MemberResult("failed", str(exc), [], _final([]), [], time.perf_counter() - start, "input")
     except Exception as exc:
