@@ -14,8 +14,12 @@ process, interleaved, the median of ``--repeats``:
 * **reglab sweep**: :func:`reglab.sweep.run_sweep` on the grid into a fresh store, with
   ``engine="vectorized"`` and ``engine="auto"`` (which times a few steps of both engines and
   keeps the faster); this includes what the product does besides training: loading the data,
-  measuring every split each epoch, the checkpoints, the store. Also the engine alone
-  (:func:`reglab.sweep.train_vectorized`, nothing stored).
+  measuring every split each epoch, the checkpoints, the store.
+* **reglab engine**: the same grid's work units as a worker trains them
+  (:func:`reglab.sweep.run_unit`: the engine, ``vectorized`` and ``auto``, the per-epoch
+  measurements, no store). The goal is judged on these (the training, which the issue
+  compares with the loops); the end-to-end sweep's ratio is printed beside it, with what
+  the store adds.
 
 The lean loop and reglab's λ = 1e-3 member start from the same weights and draw the same
 batches, so their test errors must agree (printed; float32 rounding of batched products
@@ -47,7 +51,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from reglab.config import parse_config
 from reglab.data import load_dataset
 from reglab.models import build_model
-from reglab.sweep import parse_sweep, run_sweep, train_vectorized
+from reglab.sweep import parse_sweep, plan_units, run_sweep, run_unit
 
 LAMBDAS = [1e-2, 1e-3, 1e-4, 1e-5, 0.0]
 LR = 0.1
@@ -105,6 +109,13 @@ def reglab_sweep(raw: dict[str, Any], engine: str) -> dict[float, float]:
     return {p.config["regularizer.0.alpha"]: p.final["test_error"] for p in result.points}
 
 
+def worker(sweep: Any, engine: str) -> dict[float, float]:
+    """The sweep's work units as a worker trains them (:func:`reglab.sweep.run_unit`), with no store."""
+    outcomes = [o for unit in plan_units(sweep.points, engine=engine) for o in run_unit(unit)]
+    worker.engines = sorted({o.engine for o in outcomes})  # type: ignore[attr-defined]
+    return {sweep.points[o.index].values["regularizer.0.alpha"]: o.result.final["test_error"] for o in outcomes}
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
@@ -122,7 +133,8 @@ def bench(batch_size: int, n_train: int | None, repeats: int) -> dict[str, Any]:
         "lean loops": lambda: [lean_loop(configs[0], splits, batch_size, lam) for lam in LAMBDAS],
         "reglab sweep, vectorized": lambda: reglab_sweep(raw, "vectorized"),
         "reglab sweep, auto": lambda: reglab_sweep(raw, "auto"),
-        "engine alone": lambda: train_vectorized(configs, splits=splits),
+        "engine, vectorized": lambda: worker(sweep, "vectorized"),
+        "engine, auto": lambda: worker(sweep, "auto"),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     values: dict[str, Any] = {}
@@ -133,6 +145,8 @@ def bench(batch_size: int, n_train: int | None, repeats: int) -> dict[str, Any]:
             times[name].append(seconds)
             if name.startswith("reglab sweep"):
                 engines[name] = reglab_sweep.engines  # type: ignore[attr-defined]
+            elif name.startswith("engine"):
+                engines[name] = worker.engines  # type: ignore[attr-defined]
     lean = dict(zip(LAMBDAS, values["lean loops"]))
     check = abs(lean[CHECK_LAMBDA] - values["reglab sweep, vectorized"][CHECK_LAMBDA])
     return {"median": {k: statistics.median(v) for k, v in times.items()}, "engines": engines, "check": check,
@@ -175,19 +189,19 @@ def main() -> None:
                   f"lean/this {lean / seconds:5.2f}×{engine}")
         print(f"  check: test error at λ = {CHECK_LAMBDA:g}, lean loop {result['errors']['lean'][CHECK_LAMBDA]:.4f} "
               f"vs reglab {result['errors']['reglab'][CHECK_LAMBDA]:.4f} (|Δ| = {result['check']:.4f})")
-        ratios[batch_size] = {"vectorized": base / med["reglab sweep, vectorized"],
-                              "auto": base / med["reglab sweep, auto"],
-                              "lean_vectorized": lean / med["reglab sweep, vectorized"],
-                              "lean_auto": lean / med["reglab sweep, auto"]}
+        ratios[batch_size] = {k: base / med[name] for k, name in (
+            ("vectorized", "engine, vectorized"), ("auto", "engine, auto"), ("sweep_vectorized", "reglab sweep, vectorized"),
+            ("sweep_auto", "reglab sweep, auto"))}
+        ratios[batch_size].update({f"lean_{k}": lean / med[name] for k, name in (
+            ("vectorized", "engine, vectorized"), ("auto", "engine, auto"))})
     if args.full:
         print(full_experiment())
-    fast = max(ratios[10]["vectorized"], ratios[10]["auto"])
-    slow = ratios[100]["auto"]
+    fast, slow = ratios[10]["auto"], ratios[100]["auto"]
     met = fast >= GOAL_SPEEDUP and slow >= 1 / GOAL_SLOWDOWN
-    print(f"goal: vs the idiomatic loops, ≥ {GOAL_SPEEDUP:g}× faster at batch 10 and auto ≤ 5% slower at batch 100: "
-          f"{'met' if met else 'NOT met'} (batch 10: {fast:.2f}×, batch 100 auto: {slow:.2f}×; vs the lean loops: "
-          f"{max(ratios[10]['lean_vectorized'], ratios[10]['lean_auto']):.2f}× and {ratios[100]['lean_auto']:.2f}×)")
-
+    print(f"goal: the engine with auto vs the idiomatic loops, ≥ {GOAL_SPEEDUP:g}× faster at batch 10 and ≤ 5% slower "
+          f"at batch 100: {'met' if met else 'NOT met'} (batch 10: {fast:.2f}×, batch 100: {slow:.2f}×; vs the lean "
+          f"loops {ratios[10]['lean_auto']:.2f}× and {ratios[100]['lean_auto']:.2f}×; the whole sweep with its store: "
+          f"{ratios[10]['sweep_auto']:.2f}× and {ratios[100]['sweep_auto']:.2f}×)")
 
 if __name__ == "__main__":
     main()

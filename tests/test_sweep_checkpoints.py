@@ -129,3 +129,30 @@ def test_a_sweep_killed_mid_pass_resumes_from_its_checkpoints(tmp_path):
         assert [m["epoch"] for m in store.metrics(p.run_id)] == [1, 2, 3, 4]
         assert [m["epoch"] for m in store.folder(p.run_id).read_metrics()] == [1, 2, 3, 4]
         assert store.get_run(p.run_id)["epochs_done"] == 4
+
+
+@pytest.mark.parametrize("separate_ms, engine", [(1e9, "vectorized"), (0.0, "separate")])
+def test_auto_times_the_pass_own_first_steps_and_keeps_the_faster(tmp_path, monkeypatch, separate_ms, engine):
+    """auto: a separate step is timed, then the pass's steps 2–4; it goes on or stops (storing nothing)."""
+    import reglab.sweep._timing as timing
+
+    measured = []
+    real = timing.separate_step_seconds
+
+    def fake(configs, splits=None, **kw):
+        measured.append(real(configs, splits, **kw))  # the real measurement runs; the choice is forced
+        return separate_ms / 1e3
+
+    monkeypatch.setattr(timing, "separate_step_seconds", fake)
+    base = {**DIGITS, "data": {"name": "digits", "n_train": 200}, "train": {**DIGITS["train"], "batch_size": 20,
+                                                                            "epochs": 2}}
+    s = parse_sweep({**base, "sweep": {"train.seed": [0, 1], "regularizer.0.alpha": [0.0, 1e-2]}})
+    auto = run_sweep(s, out=tmp_path / "auto", executor="vectorized", engine="auto")
+    assert measured and measured[0] > 0
+    assert {p.engine for p in auto.points} == {engine}
+    assert all("timed 3 steps" in p.engine_reason and f"chose {engine}" in p.engine_reason for p in auto.points)
+    for p in auto.points:
+        ref = train(s.points[p.index].config)
+        assert p.final == pytest.approx(ref.final, rel=1e-6, nan_ok=True)
+        rows = RunStore(tmp_path / "auto").metrics(p.run_id)
+        assert [r["epoch"] for r in rows] == [1, 2]  # nothing left over from a stopped pass

@@ -173,6 +173,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
     runner = executor if isinstance(executor, Executor) else make_executor(
         executor, workers, n_units=len(units), scheduler=scheduler, epoch_progress=epoch_progress)
     points = {p.index: p for p in sweep.points}
+    interrupted = {r["config_hash"] for r in store.list_runs() if r["status"] == "interrupted"} if units else set()
     opened: dict[int, str] = {}  # point index → run id, created but not yet recorded
     tell()
     try:
@@ -183,7 +184,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
                 while pending and len(in_flight) < runner.capacity:
                     unit = pending.pop(0)
                     state["pass"] += 1
-                    unit = unit.with_run_dirs(_open_runs(store, sweep, unit, points, opened, argv))
+                    unit = unit.with_run_dirs(_open_runs(store, sweep, unit, points, opened, argv, interrupted))
                     in_flight[runner.submit(unit)] = unit
                 for future in runner.wait_first(in_flight):
                     unit = in_flight.pop(future)
@@ -214,12 +215,16 @@ def _outcomes(runner: Executor, future: Any, unit: WorkUnit) -> list[PointOutcom
 
 
 def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, GridPoint],
-               opened: dict[int, str], argv: list[str] | None) -> dict[int, str]:
-    """Create each member's run (folder, config.toml, a ``created`` row); return index → run folder."""
+               opened: dict[int, str], argv: list[str] | None, interrupted: set[str]) -> dict[int, str]:
+    """Create each member's run (folder, config.toml, a ``created`` row); return index → run folder.
+
+    A point with an interrupted run (``interrupted``: config hashes) whose folder holds a
+    checkpoint gets that run back instead, and its trainer continues from the checkpoint.
+    """
     dirs = {}
     for member in unit.members:
         point = points[member.index]
-        resumed = _resumable(store, point.id) if unit.engine != "separate" else None
+        resumed = _resumable(store, point.id) if unit.engine != "separate" and point.id in interrupted else None
         if resumed is not None:  # an interrupted pass left a checkpoint: its trainer continues from there
             store.mark_running(resumed, [])
             opened[member.index] = resumed

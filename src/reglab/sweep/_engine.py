@@ -45,7 +45,17 @@ from reglab.sweep._checkpoint import MemberCheckpoints, checkpoint_epoch
 from reglab.sweep._mlp import StackedMLP, mlp_layers
 from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
-__all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized"]
+__all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized", "SeparateIsFaster", "PROBE_STEPS"]
+
+PROBE_STEPS = 3  # steps of the pass that ``probe`` times (after one warm-up step)
+
+
+class SeparateIsFaster(Exception):
+    """Raised by a pass whose ``probe`` found separate runs faster (``--engine auto``); nothing was stored."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"a vectorized step took {seconds * 1e3:.2f} ms")
+        self.seconds = seconds
 
 _EVAL_CHUNK = 8192  # as reglab.train's evaluate: chunks weighted by size give the exact mean
 
@@ -93,7 +103,8 @@ class VectorizedTrainer:
     """
 
     def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                 batched_mlp: bool = True, run_dirs: Sequence[str | None] | None = None) -> None:
+                 batched_mlp: bool = True, run_dirs: Sequence[str | None] | None = None,
+                 probe: Callable[[float], bool] | None = None) -> None:
         if not configs:
             raise ValueError("a vectorized group needs at least one config")
         self.configs = list(configs)
@@ -132,6 +143,8 @@ class VectorizedTrainer:
         self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self.splits)
                             if run_dirs is not None and any(d is not None for d in run_dirs) else None)
         self.resumed_from = self._resume() if self.checkpoints is not None else 0
+        self.probe = probe
+        self._probe_start = 0.0
         kinds = {k for slot in self.slots for k in slot.kinds}
         self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
         self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
@@ -356,7 +369,12 @@ class VectorizedTrainer:
         n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
         orders = torch.stack([torch.randperm(n, generator=self.generators[m]) for m in self.active]).to(self.device)
         l1_alpha = self._l1_alphas()
-        losses = [self._step(orders[:, i : i + bs], l1_alpha) for i in range(0, n, bs)]
+        losses = []
+        for k, i in enumerate(range(0, n, bs)):
+            if self.probe is not None and k in (1, 1 + PROBE_STEPS):
+                self._check_probe(k)
+            losses.append(self._step(orders[:, i : i + bs], l1_alpha))
+        self.probe = None  # the first epoch only
         step_losses = torch.stack(losses)  # (steps, members)
         epoch = self.epoch + 1
         metrics = self._measure(epoch)
@@ -385,6 +403,18 @@ class VectorizedTrainer:
                 self.checkpoints.append_metrics(m, row_metrics)
         if len(keep) < len(self.active):
             self._compact(keep)
+
+    def _check_probe(self, k: int) -> None:
+        """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe whether to go on."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        if k == 1:
+            self._probe_start = time.perf_counter()
+            return
+        seconds = (time.perf_counter() - self._probe_start) / PROBE_STEPS
+        probe, self.probe = self.probe, None
+        if probe is not None and not probe(seconds):
+            raise SeparateIsFaster(seconds)
 
     def _retire(self, member: int, reason: str) -> None:
         history = self.histories[member]
@@ -473,16 +503,20 @@ class VectorizedTrainer:
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
                      progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True,
-                     run_dirs: Sequence[str | None] | None = None) -> list[MemberResult]:
+                     run_dirs: Sequence[str | None] | None = None,
+                     probe: Callable[[float], bool] | None = None) -> list[MemberResult]:
     """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
 
     ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
     With ``run_dirs`` (one run folder or None per config), each member writes its
     checkpoint every ``train.checkpoint_every`` epochs and its epochs' metrics there,
     as a separate run does, and members whose folder holds a checkpoint continue
-    from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`).
+    from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`). ``probe(seconds)``
+    is called once with the mean time of the first epoch's steps 2…1+``PROBE_STEPS``; when it
+    returns False the pass stops with :class:`SeparateIsFaster` (``--engine auto``).
     """
-    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs).run(progress)
+    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs,
+                             probe=probe).run(progress)
 
 
 def _mask(value: Any) -> Any:

@@ -21,10 +21,10 @@ import torch
 
 from reglab.config import RunConfig
 from reglab.data import Splits
-from reglab.sweep._engine import VectorizedTrainer
+from reglab.sweep._engine import PROBE_STEPS, VectorizedTrainer
 from reglab.train import Trainer
 
-__all__ = ["EngineTiming", "time_engines"]
+__all__ = ["EngineTiming", "time_engines", "separate_step_seconds"]
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,23 @@ def _busiest(configs: Sequence[RunConfig]) -> RunConfig:
     return max(configs, key=work)
 
 
+def separate_step_seconds(configs: Sequence[RunConfig], splits: Splits | None = None, *,
+                          steps: int = PROBE_STEPS) -> float:
+    """M times the median time of one separate run's step (after a warm-up step): what the members cost apart."""
+    cfg = _busiest(configs)
+    trainer = Trainer(cfg, splits=splits)
+    idx = torch.arange(min(cfg.train.batch_size, len(trainer.fit_split)))
+    separate = _timer(_separate_step(cfg, trainer.splits, idx), trainer.device)
+    separate()
+    return statistics.median(separate() for _ in range(steps)) * len(configs)
+
+
 def time_engines(configs: Sequence[RunConfig], splits: Splits | None = None, *, steps: int = 7) -> EngineTiming:
     """Time ``steps`` mini-batch steps of the vectorized engine and of one separate member (times M).
 
     The two are timed alternately, after a warm-up step each, and each side keeps its
-    median, so a burst of load on a shared machine hits both alike.
+    median, so a burst of load on a shared machine hits both alike. (A sweep's ``auto``
+    times the pass's own first steps instead: see :func:`reglab.sweep.run_unit`.)
     """
     trainer = VectorizedTrainer(configs, splits=splits)
     bs = configs[0].train.batch_size

@@ -20,7 +20,7 @@ from reglab.data import Splits, load_dataset
 from reglab.errors import ReglabError
 from reglab.store import RunLock, owner_pid
 from reglab.sweep._checkpoint import checkpoint_epoch
-from reglab.sweep._engine import MemberResult, _final, train_vectorized
+from reglab.sweep._engine import PROBE_STEPS, MemberResult, SeparateIsFaster, _final, train_vectorized
 from reglab.sweep._plan import Member, WorkUnit
 from reglab.train import Trainer, train
 
@@ -54,8 +54,8 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
         engine, reason = unit.engine, unit.reason
         data = _SharedSplits(members)
         if engine == "auto" and len(members) > 1 and not resumed:
-            engine, reason = _choose(members, reason, data)
-        if engine in ("vectorized", "auto") and (len(members) > 1 or resumed):
+            outcomes.update(_auto(members, reason, progress, data))
+        elif engine in ("vectorized", "auto") and (len(members) > 1 or resumed):
             outcomes.update(_vectorized(members, starts, reason, progress, data))
         else:
             outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress, data))
@@ -78,16 +78,43 @@ class _SharedSplits:
         return self._splits
 
 
-def _choose(members: list[Member], reason: str, data: _SharedSplits) -> tuple[str, str]:
-    """``--engine auto``: time both engines on this unit; a failure to time is left to the vectorized pass."""
-    from reglab.sweep._timing import time_engines
+def _auto(members: list[Member], reason: str, progress: ProgressFn | None,
+          data: _SharedSplits) -> dict[int, PointOutcome]:
+    """``--engine auto``: time a separate run's step, then start the pass and time its own first steps.
+
+    The pass goes on when its steps beat M separate ones (nothing is trained twice);
+    otherwise it stops there, having stored nothing, and the members train separately.
+    A failure to time is left to the vectorized pass.
+    """
+    from reglab.sweep._timing import separate_step_seconds
 
     try:
         configs = [parse_config(m.config) for m in members]
-        timing = time_engines(configs, data.get(configs[0]))
+        separate_s = separate_step_seconds(configs, data.get(configs[0]))
     except Exception:
-        return "vectorized", reason
-    return timing.choice, f"{reason}; {timing.describe()}"
+        return _pass(members, reason, progress, data)
+    timed: dict[str, float] = {}
+
+    def probe(vectorized_s: float) -> bool:
+        timed["vectorized"] = vectorized_s
+        return vectorized_s < separate_s
+
+    def why(choice: str) -> str:
+        separate = f"{separate_s * 1e3:.2f} ms as separate runs, per step of all members"
+        if not timed:
+            return f"{reason}; the first epoch has too few steps to time the pass ({separate}); chose {choice}"
+        return (f"{reason}; timed {PROBE_STEPS} steps: {timed['vectorized'] * 1e3:.2f} ms vectorized vs "
+                f"{separate}; chose {choice}")
+
+    try:
+        outcomes = _pass(members, reason, progress, data, probe=probe, reraise=(SeparateIsFaster,))
+    except SeparateIsFaster:
+        return {m.index: PointOutcome(m.index, "separate", why("separate"), _separate(m, progress, data))
+                for m in members}
+    for outcome in outcomes.values():
+        if outcome.engine == "vectorized":
+            outcome.engine_reason = why("vectorized")
+    return outcomes
 
 
 def _vectorized(members: list[Member], starts: dict[int, int], reason: str, progress: ProgressFn | None,
@@ -105,12 +132,15 @@ def _vectorized(members: list[Member], starts: dict[int, int], reason: str, prog
     return outcomes
 
 
-def _pass(members: list[Member], reason: str, progress: ProgressFn | None,
-          data: _SharedSplits) -> dict[int, PointOutcome]:
+def _pass(members: list[Member], reason: str, progress: ProgressFn | None, data: _SharedSplits, *,
+          probe: Callable[[float], bool] | None = None,
+          reraise: tuple[type[Exception], ...] = ()) -> dict[int, PointOutcome]:
     try:
         configs = [parse_config(m.config) for m in members]
         results = train_vectorized(configs, splits=data.get(configs[0]), progress=progress,
-                                   run_dirs=[m.run_dir for m in members])
+                                   run_dirs=[m.run_dir for m in members], probe=probe)
+    except reraise:
+        raise
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
         why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately"
         return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress, data)) for m in members}
