@@ -31,7 +31,7 @@ against the same experiment with separate runs (``run_experiment(..., engine=...
 the experiments to train through the sweep engine) and prints the ratio: that takes tens
 of minutes on a laptop CPU.
 
-    python benchmarks/bench_sweep.py [--quick] [--repeats N] [--full]
+    python benchmarks/bench_sweep.py [--quick] [--repeats N] [--threads N] [--full]
 """
 
 from __future__ import annotations
@@ -173,7 +173,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 training examples, one repeat (a smoke run)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="also the full mnist-weight-decay --seeds 3 (slow)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for everyone (default: torch's own)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     n_train, repeats = (1000, 1) if args.quick else (None, args.repeats)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; MLP 784-256-256-10 on the MNIST sample"
           f"{f' ({n_train} training examples)' if n_train else ''}, 5 λ, one epoch, median of {repeats}")

@@ -150,7 +150,7 @@ def test_auto_times_the_pass_own_first_steps_and_keeps_the_faster(tmp_path, monk
     auto = run_sweep(s, out=tmp_path / "auto", executor="vectorized", engine="auto")
     assert measured and measured[0] > 0
     assert {p.engine for p in auto.points} == {engine}
-    assert all("timed 3 steps" in p.engine_reason and f"chose {engine}" in p.engine_reason for p in auto.points)
+    assert all("timed 5 steps" in p.engine_reason and f"chose {engine}" in p.engine_reason for p in auto.points)
     for p in auto.points:
         ref = train(s.points[p.index].config)
         assert p.final == pytest.approx(ref.final, rel=1e-6, nan_ok=True)

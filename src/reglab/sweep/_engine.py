@@ -30,6 +30,7 @@ from the stack; the others go on.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -47,7 +48,7 @@ from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
 __all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized", "SeparateIsFaster", "PROBE_STEPS"]
 
-PROBE_STEPS = 3  # steps of the pass that ``probe`` times (after one warm-up step)
+PROBE_STEPS = 5  # steps of the pass that ``probe`` times (after one warm-up step)
 
 
 class SeparateIsFaster(Exception):
@@ -144,7 +145,7 @@ class VectorizedTrainer:
                             if run_dirs is not None and any(d is not None for d in run_dirs) else None)
         self.resumed_from = self._resume() if self.checkpoints is not None else 0
         self.probe = probe
-        self._probe_start = 0.0
+        self._probe_start, self._probe_times = 0.0, []
         kinds = {k for slot in self.slots for k in slot.kinds}
         self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
         self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
@@ -371,7 +372,7 @@ class VectorizedTrainer:
         l1_alpha = self._l1_alphas()
         losses = []
         for k, i in enumerate(range(0, n, bs)):
-            if self.probe is not None and k in (1, 1 + PROBE_STEPS):
+            if self.probe is not None and 1 <= k <= 1 + PROBE_STEPS:
                 self._check_probe(k)
             losses.append(self._step(orders[:, i : i + bs], l1_alpha))
         self.probe = None  # the first epoch only
@@ -405,13 +406,16 @@ class VectorizedTrainer:
             self._compact(keep)
 
     def _check_probe(self, k: int) -> None:
-        """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe whether to go on."""
+        """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe (their median) whether to go on."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        if k == 1:
-            self._probe_start = time.perf_counter()
+        now = time.perf_counter()
+        if k > 1:
+            self._probe_times.append(now - self._probe_start)
+        self._probe_start = now
+        if k <= PROBE_STEPS:
             return
-        seconds = (time.perf_counter() - self._probe_start) / PROBE_STEPS
+        seconds = statistics.median(self._probe_times)
         probe, self.probe = self.probe, None
         if probe is not None and not probe(seconds):
             raise SeparateIsFaster(seconds)
@@ -512,7 +516,7 @@ def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = No
     checkpoint every ``train.checkpoint_every`` epochs and its epochs' metrics there,
     as a separate run does, and members whose folder holds a checkpoint continue
     from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`). ``probe(seconds)``
-    is called once with the mean time of the first epoch's steps 2…1+``PROBE_STEPS``; when it
+    is called once with the median time of the first epoch's steps 2…1+``PROBE_STEPS``; when it
     returns False the pass stops with :class:`SeparateIsFaster` (``--engine auto``).
     """
     return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs,

@@ -26,7 +26,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.func import vmap
 
 __all__ = ["StackedMLP", "mlp_layers"]
 
@@ -86,8 +85,9 @@ class StackedMLP:
     def __init__(self, layers: list[_Layer], params: dict[str, torch.Tensor],
                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
         self.layers = layers
-        self.member_loss = vmap(loss_fn)  # (M, B, …), (M, B) → (M,): each member's mean loss
+        self.loss_fn = loss_fn
         self.buffers: dict[str, torch.Tensor] = {}
+        self._views: dict[str, tuple[torch.Tensor, tuple[torch.Tensor, ...]]] = {}
         self.resize(params)
 
     def resize(self, params: dict[str, torch.Tensor]) -> None:
@@ -133,8 +133,9 @@ class StackedMLP:
                 w = params[layer.weight]
                 g_next = self._backpropagate(i, g, w, h_in) if i > 0 else None  # uses the weights before the step
                 factors = decay[layer.weight][0] if layer.weight in decay else [1.0] * len(lrs)
-                for m, lr in enumerate(lrs):
-                    w[m].addmm_(g[m].mT, h_in[m], beta=factors[m], alpha=-lr)
+                for w_m, g_m, h_m, c, lr in zip(self._rows(layer.weight, w), g.mT.unbind(0), h_in.unbind(0),
+                                                factors, lrs):
+                    w_m.addmm_(g_m, h_m, beta=c, alpha=-lr)
                 if layer.bias is not None:
                     b = params[layer.bias]
                     if layer.bias in decay:
@@ -148,10 +149,17 @@ class StackedMLP:
         with torch.no_grad():
             outs = self.forward(params, x)
         out = outs[-1].detach().requires_grad_()
-        with torch.enable_grad():
-            loss = self.member_loss(out, y)
+        with torch.enable_grad():  # each member's own loss call, as its separate run makes it
+            loss = torch.stack([self.loss_fn(o, t) for o, t in zip(out.unbind(0), y.unbind(0))])
             (g,) = torch.autograd.grad(loss.sum(), out)
         return outs, g, loss.detach()
+
+    def _rows(self, name: str, stacked: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The members' views of a stacked tensor (cached while the stack is the same tensor)."""
+        cached = self._views.get(name)
+        if cached is None or cached[0] is not stacked:
+            cached = self._views[name] = (stacked, stacked.unbind(0))
+        return cached[1]
 
     def _backpropagate(self, i: int, g: torch.Tensor, w: torch.Tensor, h_in: torch.Tensor) -> torch.Tensor:
         """∂/∂z_{i−1} from ∂/∂z_i: (g W) ⊙ φ'(z_{i−1})."""
