@@ -3,8 +3,9 @@
 The grid: L2 strength λ ∈ {1e-2, 1e-3, 1e-4, 1e-5, 0} (α on the mean loss = torch SGD's
 ``weight_decay``, applied to every parameter as torch does), an MLP 784-256-256-10 (ReLU)
 on the bundled MNIST sample (5,000 training examples), plain SGD at η = 0.1, one epoch, at
-batch size 10 and 100, float32, torch's default thread count for everyone. Timed in one
-process, interleaved, the median of ``--repeats``:
+batch size 10 and 100, float32, torch's default thread count for everyone (``--threads``).
+Every case loads the data once with the same loader (:func:`reglab.data.load_dataset`) and
+is timed in one process, interleaved with the others, the median of ``--repeats``:
 
 * **idiomatic loops**: what people write today, five times: ``TensorDataset`` +
   ``DataLoader(shuffle=True)`` + ``torch.optim.SGD(weight_decay=λ)``, the test error at the end.
@@ -126,11 +127,19 @@ def bench(batch_size: int, n_train: int | None, repeats: int) -> dict[str, Any]:
     raw = sweep_config(batch_size, n_train)
     sweep = parse_sweep(raw)
     configs = [p.config for p in sweep.points]
-    splits = load_dataset(configs[0].data)
-    x, y, xt, yt = splits.train.x, splits.train.y, splits.test.x, splits.test.y
+
+    def idiomatic() -> list[float]:
+        splits = load_dataset(configs[0].data)  # every side loads the data once, with the same loader
+        x, y, xt, yt = splits.train.x, splits.train.y, splits.test.x, splits.test.y
+        return [idiomatic_loop(x, y, xt, yt, batch_size, lam) for lam in LAMBDAS]
+
+    def lean() -> list[float]:
+        splits = load_dataset(configs[0].data)
+        return [lean_loop(configs[0], splits, batch_size, lam) for lam in LAMBDAS]
+
     cases: dict[str, Callable[[], Any]] = {
-        "idiomatic loops": lambda: [idiomatic_loop(x, y, xt, yt, batch_size, lam) for lam in LAMBDAS],
-        "lean loops": lambda: [lean_loop(configs[0], splits, batch_size, lam) for lam in LAMBDAS],
+        "idiomatic loops": idiomatic,
+        "lean loops": lean,
         "reglab sweep, vectorized": lambda: reglab_sweep(raw, "vectorized"),
         "reglab sweep, auto": lambda: reglab_sweep(raw, "auto"),
         "engine, vectorized": lambda: worker(sweep, "vectorized"),

@@ -185,3 +185,15 @@ def test_the_vmap_path_for_a_cnn_and_for_an_mlp_on_request():
     assert_same_as_separate(configs)
     mlps = [cfg([{"kind": "l1_prox", "alpha": 1e-2}], seed=s, epochs=1) for s in (0, 1)]
     assert_same_as_separate(mlps, train_vectorized(mlps, splits=_splits(), batched_mlp=False))
+
+
+def test_time_engines_times_a_vectorized_step_against_separate_trainer_steps():
+    from reglab.sweep import time_engines
+    from reglab.sweep._timing import _busiest
+
+    configs = [cfg([{"kind": "l2", "alpha": a}], seed=s) for a, s in ((0.0, 0), (1e-2, 1), (0.0, 2))]
+    assert _busiest(configs) is configs[1]  # the separate side times the member with regularizer work
+    timing = time_engines(configs, _splits(), steps=2)
+    assert timing.vectorized_s > 0 and timing.separate_s > 0 and timing.steps == 2
+    assert timing.choice == ("vectorized" if timing.vectorized_s < timing.separate_s else "separate")
+    assert timing.describe().endswith(f"chose {timing.choice}")

@@ -2,8 +2,12 @@
 
 The members' parameters are stacked along a leading member axis
 (``torch.func.stack_module_state``); one mini-batch step evaluates every member
-on its own batch with ``vmap`` over ``functional_call`` and takes per-member
-gradients with ``torch.func.grad``. Each member keeps what makes it its own run:
+on its own batch and takes per-member gradients: for MLP templates in a batched
+formulation (:mod:`reglab.sweep._mlp`: ``baddbmm`` over the stacked weights, one
+backward of the sum of the members' mean losses, gradients into buffers reused
+from step to step; with plain SGD the gradient is never stored, see
+:meth:`VectorizedTrainer._decay`), for any other model with ``vmap`` over
+``functional_call`` and ``torch.func.grad``. Each member keeps what makes it its own run:
 
 * its init (``build_model`` with its ``train.seed`` / ``model.init_seed``) and its
   shuffle order (a ``torch.Generator`` seeded with its ``train.seed``, drawing one
@@ -24,7 +28,9 @@ projections run once per distinct radius on the members that share it. So every
 member computes what its separate :func:`reglab.train.train` run computes, up to
 the rounding of batched matrix products (the tests hold it to 1e-6 in float64). A member whose loss or weights become
 non-finite is recorded as diverged (with the separate run's reason) and dropped
-from the stack; the others go on.
+from the stack; the others go on. Given run folders, each member writes a separate
+run's checkpoint and per-epoch metrics there and resumes from them
+(:mod:`reglab.sweep._checkpoint`).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ each member's own gradient. The weight gradients (the large tensors) are
 written into buffers allocated once (``out=``): a step allocates nothing the
 size of the weights, which on a CPU matters as much as the arithmetic (fresh
 multi-megabyte buffers cost a page fault per 4 KiB on first touch). The
-activations' derivatives are written from their outputs (tanh: 1 − h², sigmoid:
-h(1 − h), ReLU: 1[z > 0]); the tests hold every member to its separate
-:func:`reglab.train.train` run, whose gradients come from autograd.
+activations' derivatives come from their outputs through the kernels autograd's
+backward calls (tanh: 1 − h², sigmoid: h(1 − h), ReLU: 1[h > 0]); the tests hold
+every member to its separate :func:`reglab.train.train` run.
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ def mlp_layers(template: nn.Module) -> list[_Layer] | None:
 
 
 def _activation_grad(activation: nn.Module, g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """g ⊙ φ'(z) from the activation's output h = φ(z), in place on g."""
+    """g ⊙ φ'(z) from the activation's output h = φ(z), by the kernels autograd's own backward uses."""
     if isinstance(activation, nn.ReLU):
-        return g.mul_(h > 0)  # h > 0 ⇔ z > 0; autograd's ReLU derivative at 0 is 0, too
+        return torch.ops.aten.threshold_backward(g, h, 0.0)  # 1[h > 0]: ReLU's derivative, 0 at 0
     if isinstance(activation, nn.Tanh):
-        return g.mul_(1 - h * h)
-    return g.mul_(h * (1 - h))  # sigmoid
+        return torch.ops.aten.tanh_backward(g, h)  # 1 − h²
+    return torch.ops.aten.sigmoid_backward(g, h)  # h(1 − h)
 
 
 class StackedMLP:
