@@ -197,3 +197,15 @@ def test_time_engines_times_a_vectorized_step_against_separate_trainer_steps():
     assert timing.vectorized_s > 0 and timing.separate_s > 0 and timing.steps == 2
     assert timing.choice == ("vectorized" if timing.vectorized_s < timing.separate_s else "separate")
     assert timing.describe().endswith(f"chose {timing.choice}")
+
+
+def test_fused_sgd_without_biases_and_a_linear_model():
+    def c(reg, seed, lr, **model):
+        base = cfg(reg, seed=seed, lr=lr)
+        return parse_config({**base.model_dump(), "model": {**base.model.model_dump(), **model}})
+
+    no_bias = [c([{"kind": "l2", "alpha": a}], s, lr, bias=False) for a, s, lr in ((1e-2, 0, 0.1), (0.0, 1, 0.05))]
+    linear = [c([{"kind": "weight_decay", "wd": wd}], s, 0.1, kind="logistic") for wd, s in ((1e-2, 0), (0.0, 1))]
+    for configs in (no_bias, linear):
+        assert _formulation(configs) == "batched MLP, fused SGD"
+        assert_same_as_separate(configs)
