@@ -1,4 +1,4 @@
-"""The sweep benchmark's smoke run: it finishes, reglab's member agrees with a hand-written torch loop, it states its goal."""
+"""The sweep benchmark's smoke run: it finishes, reglab agrees with a hand-written torch loop, it states its goal."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from reglab.config import parse_config
 from reglab.data import load_dataset
@@ -209,3 +210,12 @@ def test_fused_sgd_without_biases_and_a_linear_model():
     for configs in (no_bias, linear):
         assert _formulation(configs) == "batched MLP, fused SGD"
         assert_same_as_separate(configs)
+
+
+def test_keep_models_returns_each_members_network_with_its_weights():
+    configs = [cfg([{"kind": "l2", "alpha": a}], seed=s, epochs=1) for a, s in ((1e-2, 0), (0.0, 1))]
+    results = train_vectorized(configs, splits=_splits(), keep_models=True)
+    for c, r in zip(configs, results):
+        ref = train(c)
+        for (name, got), (_, want) in zip(r.model.named_parameters(), ref.model.named_parameters()):
+            assert torch.allclose(got, want, rtol=1e-9, atol=1e-12), name

@@ -35,10 +35,11 @@ run's checkpoint and per-epoch metrics there and resumes from them
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
@@ -79,6 +80,7 @@ class MemberResult:
     duration_s: float = 0.0
     error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
     resumed_from: int = 0  # the epoch of the checkpoint this training continued from (0: from the start)
+    model: Any = field(default=None, repr=False)  # the trained network, when asked for (keep_models=True)
 
 
 def _strength(entry: Any, n_train: int) -> float:
@@ -492,9 +494,20 @@ class VectorizedTrainer:
             return 0.0
         return float(torch.stack(terms).sum() if len(terms) > 1 else terms[0])
 
+    def member_model(self, member: int) -> torch.nn.Module:
+        """A live member's network with its current weights: a module of its own (no storage shared with the stacks)."""
+        row = self.active.index(member)
+        model = copy.deepcopy(self.template)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name][row])
+        return model
+
     # ---- the whole run --------------------------------------------------------------------------
-    def run(self, progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-        """Train all epochs; one result per config, in the order given."""
+    def run(self, progress: Callable[[int, int], None] | None = None, *,
+            keep_models: bool = False) -> list[MemberResult]:
+        """Train all epochs; one result per config, in the order given (with each completed member's
+        network as ``model`` when ``keep_models``)."""
         start = time.perf_counter()
         epochs = self.configs[0].train.epochs
         while self.active and self.epoch < epochs:
@@ -504,7 +517,8 @@ class VectorizedTrainer:
         duration = time.perf_counter() - start
         for m in self.active:
             history = self.histories[m]
-            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized)
+            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized,
+                                           model=self.member_model(m) if keep_models else None)
         for result in self.results.values():
             result.duration_s = duration
             result.resumed_from = self.resumed_from
@@ -514,7 +528,7 @@ class VectorizedTrainer:
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
                      progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True,
                      run_dirs: Sequence[str | None] | None = None,
-                     probe: Callable[[float], bool] | None = None) -> list[MemberResult]:
+                     probe: Callable[[float], bool] | None = None, keep_models: bool = False) -> list[MemberResult]:
     """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
 
     ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
@@ -524,9 +538,10 @@ def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = No
     from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`). ``probe(seconds)``
     is called once with the median time of the first epoch's steps 2…1+``PROBE_STEPS``; when it
     returns False the pass stops with :class:`SeparateIsFaster` (``--engine auto``).
+    ``keep_models``: each completed member's result carries its trained network (``model``).
     """
     return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs,
-                             probe=probe).run(progress)
+                             probe=probe).run(progress, keep_models=keep_models)
 
 
 def _mask(value: Any) -> Any:

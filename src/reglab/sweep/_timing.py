@@ -74,7 +74,7 @@ def _separate_step(cfg: RunConfig, splits: Splits, idx: torch.Tensor) -> Callabl
 
 
 def _busiest(configs: Sequence[RunConfig]) -> RunConfig:
-    """The member with the most regularizer work per step (non-zero strengths), so the separate side is not flattered."""
+    """The member with the most regularizer work per step (non-zero strengths): the separate side is not flattered."""
     def work(cfg: RunConfig) -> int:
         return sum(1 for e in cfg.regularizer if any(getattr(e, k, 0.0) not in (0.0, math.inf)
                                                      for k in ("alpha", "wd", "radius", "max_norm")))

@@ -40,8 +40,11 @@ class PointOutcome:
 ProgressFn = Callable[[int, int], None]
 
 
-def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOutcome]:
+def run_unit(unit: WorkUnit, progress: ProgressFn | None = None, *, keep_models: bool = False) -> list[PointOutcome]:
     """Train one unit; one outcome per member, in the unit's order.
+
+    ``keep_models``: each completed (or diverged, when it ran separately) point's result carries its
+    trained network (``result.model``), for a caller in the same process.
 
     A member whose run folder holds a checkpoint (an interrupted point the driver
     handed back) continues from it, in a pass with the members stopped at the same epoch.
@@ -52,7 +55,7 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
         starts = {m.index: checkpoint_epoch(m.run_dir) for m in members}
         resumed = any(starts.values())
         engine, reason = unit.engine, unit.reason
-        data = _SharedSplits(members)
+        data = _SharedSplits(members, keep_models)
         if engine == "auto" and len(members) > 1 and not resumed:
             outcomes.update(_auto(members, reason, progress, data))
         elif engine in ("vectorized", "auto") and (len(members) > 1 or resumed):
@@ -64,10 +67,12 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
 
 
 class _SharedSplits:
-    """The unit's data, loaded once on first use (a unit of several members shares its data config)."""
+    """The unit's data, loaded once on first use (a unit of several members shares its data config),
+    and whether the caller wants the trained networks back (``keep_models``)."""
 
-    def __init__(self, members: list[Member]) -> None:
+    def __init__(self, members: list[Member], keep_models: bool = False) -> None:
         self.shared = len(members) > 1
+        self.keep_models = keep_models
         self._splits: Splits | None = None
 
     def get(self, cfg: RunConfig) -> Splits | None:
@@ -138,7 +143,7 @@ def _pass(members: list[Member], reason: str, progress: ProgressFn | None, data:
     try:
         configs = [parse_config(m.config) for m in members]
         results = train_vectorized(configs, splits=data.get(configs[0]), progress=progress,
-                                   run_dirs=[m.run_dir for m in members], probe=probe)
+                                   run_dirs=[m.run_dir for m in members], probe=probe, keep_models=data.keep_models)
     except reraise:
         raise
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
@@ -159,7 +164,7 @@ def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits) 
         return MemberResult("failed", f"internal error {type(exc).__name__}: {exc}", [], _final([]), [],
                             time.perf_counter() - start, "internal")
     return MemberResult(result.status, result.reason, result.history, result.final, result.penalized,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, model=result.model if data.keep_models else None)
 
 
 @contextlib.contextmanager
