@@ -8,7 +8,10 @@ the process that trains a unit holds its run folders' locks
 back, the driver records each point's epochs and final status. A point is
 *done* when the store holds a ``completed`` or ``diverged`` run of its config
 hash (both are deterministic outcomes); rerunning a sweep skips those and trains
-the rest again (``failed``, ``interrupted``, never started). Ctrl-C or SIGTERM
+the rest again (``failed``, ``interrupted``, never started): an interrupted point
+whose run folder holds a checkpoint (a vectorized pass writes one per member every
+``train.checkpoint_every`` epochs) gets that run back and continues from the
+checkpoint, the others start afresh. Ctrl-C or SIGTERM
 (as KeyboardInterrupt) stops the executor, stores the points in flight as
 ``interrupted`` and keeps everything that finished.
 """
