@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["StackedMLP", "mlp_layers"]
@@ -149,8 +150,12 @@ class StackedMLP:
         with torch.no_grad():
             outs = self.forward(params, x)
         out = outs[-1].detach().requires_grad_()
-        with torch.enable_grad():  # each member's own loss call, as its separate run makes it
-            loss = torch.stack([self.loss_fn(o, t) for o, t in zip(out.unbind(0), y.unbind(0))])
+        with torch.enable_grad():
+            if self.loss_fn is F.cross_entropy:  # one call for all members: the per-example terms, then means
+                terms = F.cross_entropy(out.flatten(0, 1), y.flatten(0, 1), reduction="none")
+                loss = terms.view(out.shape[:2]).mean(dim=1)
+            else:  # each member's own loss call, as its separate run makes it
+                loss = torch.stack([self.loss_fn(o, t) for o, t in zip(out.unbind(0), y.unbind(0))])
             (g,) = torch.autograd.grad(loss.sum(), out)
         return outs, g, loss.detach()
 
