@@ -11,6 +11,7 @@ from rich.text import Text
 from rich.table import Table
 
 from reglab.cli._common import emit_json, guard, stderr, stdout
+from reglab.errors import ReglabError
 from reglab.store import DEFAULT_OUT
 
 
@@ -81,8 +82,13 @@ def report_command(
                                                          "summary.json (nothing is retrained)"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write one self-contained HTML page with every experiment found in DIRECTORY."""
-    from reglab.report import build_report, collect_experiments
+    """Write one self-contained HTML page with every experiment and sweep found in DIRECTORY.
+
+    Each sweep in DIRECTORY's run store is compared first (as 'reglab runs compare' does, on the
+    metric it was last compared on), so its table and figure are current; nothing is trained.
+    """
+    from reglab.report import build_report, collect_experiments, collect_sweeps
+    from reglab.results import refresh_sweeps
 
     if redraw_:
         from reglab.experiments import redraw
@@ -90,14 +96,20 @@ def report_command(
         for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
             redraw(summary)
     skipped: list[dict[str, str]] = []
+    try:
+        if Path(directory).is_dir():
+            refresh_sweeps(directory)
+    except ReglabError as exc:  # e.g. a damaged runs.db: the page still shows what the files hold
+        stderr.print(Text(f"warning: the sweeps were not compared again: {exc}"), highlight=False)
     path = build_report(directory, output, skipped=skipped)
     names = [e["name"] for e in collect_experiments(directory)]
+    sweeps = [s["sweep_id"] for s in collect_sweeps(directory)]
     for s in skipped:
         stderr.print(Text(f"warning: skipped {s['path']}: {s['reason']}"), highlight=False)
     if json_:
-        emit_json({"report": str(path), "experiments": names, "skipped": skipped})
+        emit_json({"report": str(path), "experiments": names, "sweeps": sweeps, "skipped": skipped})
     else:
-        stdout.print(Text(f"report with {len(names)} experiments: {path}"))
+        stdout.print(Text(f"report with {len(names)} experiments and {len(sweeps)} sweeps: {path}"))
     if open_:
         webbrowser.open(path.resolve().as_uri())
 
