@@ -156,3 +156,18 @@ def test_auto_times_the_pass_own_first_steps_and_keeps_the_faster(tmp_path, monk
         assert p.final == pytest.approx(ref.final, rel=1e-6, nan_ok=True)
         rows = RunStore(tmp_path / "auto").metrics(p.run_id)
         assert [r["epoch"] for r in rows] == [1, 2]  # nothing left over from a stopped pass
+
+
+def test_a_damaged_checkpoint_trains_the_member_from_the_start_in_its_folder(tmp_path):
+    c = cfg(0)
+    d = tmp_path / "m0"
+    d.mkdir()
+    (d / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (d / "metrics.jsonl").write_text('{"epoch": 1, "test_loss": 123.0}\n{"epoch": 2, "test_lo')  # a killed pass's lines
+    [result] = VectorizedTrainer([c], run_dirs=[str(d)]).run()
+    whole = train(c)
+    assert result.resumed_from == 0
+    assert [h["test_loss"] for h in result.history] == pytest.approx([h["test_loss"] for h in whole.history], rel=1e-9)
+    assert [m["test_loss"] for m in RunFolder(d).read_metrics()] == pytest.approx(
+        [h["test_loss"] for h in whole.history], rel=1e-9)
+    assert len(torch.load(d / "checkpoint.pt", weights_only=False)["history"]) == 4  # rewritten at each epoch

@@ -109,6 +109,12 @@ class MemberCheckpoints:
         if folder is not None:
             folder.write_metrics(history)
 
+    def reset_metrics(self, member: int) -> None:
+        """A member that starts from scratch in a used folder (its checkpoint unreadable) drops the old lines."""
+        folder = self.folder(member)
+        if folder is not None and folder.metrics_path.exists() and folder.metrics_path.stat().st_size:
+            folder.write_metrics([])
+
     def append_metrics(self, member: int, row: dict[str, Any]) -> None:
         folder = self.folder(member)
         if folder is not None:

@@ -167,6 +167,8 @@ class VectorizedTrainer:
             raise ValueError(f"members of one pass must resume from the same epoch; their checkpoints are at {epochs}")
         epoch = epochs.pop()
         if epoch == 0:
+            for m in range(len(self.configs)):
+                self.checkpoints.reset_metrics(m)
             return 0
         for m in range(len(self.configs)):
             params, opt_state, history, generator = self.checkpoints.load(m)
