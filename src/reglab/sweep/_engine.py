@@ -222,7 +222,7 @@ class VectorizedTrainer:
             column = self._column(slot, "l1", lambda lr, alpha: alpha)
             if column is not None:
                 for n in slot.names:
-                    grads[n].addcmul_(_per_member(column[1], grads[n]), self.params[n].sign())
+                    grads[n].addcmul_(_per_member(column, grads[n]), self.params[n].sign())
         return grads, data_loss
 
     def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -251,7 +251,7 @@ class VectorizedTrainer:
         for slot in self.slots:
             column = self._column(slot, "l2", lambda lr, alpha: alpha)
             if column is not None:  # g += α·w (ops.l2_penalty_grad's term); members without L2 here add 0·w
-                alpha = column[1]
+                alpha = column
                 for n in slot.names:
                     grads[n].addcmul_(_per_member(alpha, grads[n]), self.params[n])
         for slot in self.slots:
@@ -259,7 +259,7 @@ class VectorizedTrainer:
             if column is not None:
                 for n in slot.names:
                     w = self.params[n]
-                    w.mul_(_per_member(column[1], w))  # members without decay are multiplied by exactly 1
+                    w.mul_(_per_member(column, w))  # members without decay are multiplied by exactly 1
         self._optimizer_step(grads)
         for slot in self.slots:
             self._post_step(slot)
@@ -269,10 +269,9 @@ class VectorizedTrainer:
     def lrs_active(self) -> list[float]:
         return [self.lrs[m] for m in self.active]
 
-    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]
-                ) -> tuple[torch.Tensor | None, torch.Tensor] | None:
-        """(members of ``kind`` with a non-zero parameter, ``value(lr, parameter)`` per member), or None
-        when no member needs the step (the separate pieces skip a zero strength, too).
+    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]) -> torch.Tensor | None:
+        """``value(lr, parameter)`` per member (an (M,) tensor), or None when no member of ``kind`` has a
+        non-zero parameter (the separate pieces skip a zero strength, too).
 
         Members that do not take the step get ``value(lr, 0)``, which leaves them exactly as
         they are (α = 0 adds 0·w, a factor 1 − η·0 = 1, a threshold 0), so one pass over the
@@ -282,15 +281,13 @@ class VectorizedTrainer:
         if key not in self._columns:
             rows = [k == kind and v != 0.0 for k, v in zip(slot.kinds, slot.value)]
             values = [value(lr, v) if on else value(lr, 0.0) for lr, v, on in zip(self.lrs_active, slot.value, rows)]
-            mask = None if all(rows) else torch.tensor(rows, device=self.device)  # None: every member
-            self._columns[key] = None if not any(rows) else (
-                mask, torch.tensor(values, dtype=self.dtype, device=self.device))
+            self._columns[key] = torch.tensor(values, dtype=self.dtype, device=self.device) if any(rows) else None
         return self._columns[key] if slot.names else None
 
     def _post_step(self, slot: _Slot) -> None:
         column = self._column(slot, "l1_prox", lambda lr, alpha: lr * alpha)
         if column is not None:
-            threshold = column[1]
+            threshold = column
             for n in slot.names:
                 w = self.params[n]
                 w.copy_(ops.prox_l1(w, _per_member(threshold, w)))  # threshold 0: w itself
