@@ -36,6 +36,7 @@ run's checkpoint and per-epoch metrics there and resumes from them
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import statistics
 import time
@@ -46,7 +47,7 @@ import torch
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from reglab.config import RunConfig
-from reglab.data import Splits, load_dataset
+from reglab.data import Split, Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import ops, select_parameters
 from reglab.sweep._checkpoint import MemberCheckpoints, checkpoint_epoch
@@ -149,7 +150,7 @@ class VectorizedTrainer:
         self._ybuf: torch.Tensor | None = None
         layers = mlp_layers(self.template) if batched_mlp else None
         self.mlp = StackedMLP(layers, self.params, self.loss_fn) if layers else None
-        self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self.splits)
+        self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self._splits_as_trained())
                             if run_dirs is not None and any(d is not None for d in run_dirs) else None)
         self.resumed_from = self._resume() if self.checkpoints is not None else 0
         self.probe = probe
@@ -158,6 +159,13 @@ class VectorizedTrainer:
         self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
         self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
                             else "vmap + functional_call")
+
+    def _splits_as_trained(self) -> Splits:
+        """The splits with the tensors this pass trains on (device, dtype), so that the members'
+        checkpoint trainers share them instead of each converting its own copy."""
+        if all(self.data[n][0] is getattr(self.splits, n).x for n in self.data):
+            return self.splits
+        return dataclasses.replace(self.splits, **{n: Split(*self.data[n]) for n in self.data})
 
     def _resume(self) -> int:
         """Continue every member from its checkpoint; they must all stop at one epoch (the caller groups them)."""
