@@ -29,9 +29,10 @@ from the stack; the others go on.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
@@ -59,6 +60,7 @@ class MemberResult:
     penalized: list[str]
     duration_s: float = 0.0
     error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
+    model: Any = field(default=None, repr=False)  # the trained network, when asked for (keep_models=True)
 
 
 def _strength(entry: Any, n_train: int) -> float:
@@ -339,9 +341,20 @@ class VectorizedTrainer:
             return 0.0
         return float(torch.stack(terms).sum() if len(terms) > 1 else terms[0])
 
+    def member_model(self, member: int) -> torch.nn.Module:
+        """A live member's network with its current weights: a module of its own (no storage shared with the stacks)."""
+        row = self.active.index(member)
+        model = copy.deepcopy(self.template)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name][row])
+        return model
+
     # ---- the whole run --------------------------------------------------------------------------
-    def run(self, progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-        """Train all epochs; one result per config, in the order given."""
+    def run(self, progress: Callable[[int, int], None] | None = None, *,
+            keep_models: bool = False) -> list[MemberResult]:
+        """Train all epochs; one result per config, in the order given (with each completed member's
+        network as ``model`` when ``keep_models``)."""
         start = time.perf_counter()
         epochs = self.configs[0].train.epochs
         while self.active and self.epoch < epochs:
@@ -351,16 +364,21 @@ class VectorizedTrainer:
         duration = time.perf_counter() - start
         for m in self.active:
             history = self.histories[m]
-            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized)
+            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized,
+                                           model=self.member_model(m) if keep_models else None)
         for result in self.results.values():
             result.duration_s = duration
         return [self.results[m] for m in range(len(self.configs))]
 
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config."""
-    return VectorizedTrainer(configs, splits=splits).run(progress)
+                     progress: Callable[[int, int], None] | None = None,
+                     keep_models: bool = False) -> list[MemberResult]:
+    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
+
+    ``keep_models``: each completed member's result carries its trained network (``model``).
+    """
+    return VectorizedTrainer(configs, splits=splits).run(progress, keep_models=keep_models)
 
 
 def _mask(value: Any) -> Any:

@@ -38,8 +38,12 @@ class PointOutcome:
 ProgressFn = Callable[[int, int], None]
 
 
-def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOutcome]:
-    """Train one unit; one outcome per member, in the unit's order."""
+def run_unit(unit: WorkUnit, progress: ProgressFn | None = None, *, keep_models: bool = False) -> list[PointOutcome]:
+    """Train one unit; one outcome per member, in the unit's order.
+
+    ``keep_models``: each completed (or diverged, when it ran separately) point's result carries its
+    trained network (``result.model``), for a caller in the same process.
+    """
     with _locked(unit.members) as refused:
         outcomes = {m.index: PointOutcome(m.index, unit.engine, unit.reason, r) for m, r in refused}
         members = [m for m in unit.members if m.index not in outcomes]
@@ -47,9 +51,9 @@ def run_unit(unit: WorkUnit, progress: ProgressFn | None = None) -> list[PointOu
         if engine == "auto" and len(members) > 1:
             engine, reason = _choose(members, reason)
         if engine in ("vectorized", "auto") and len(members) > 1:
-            outcomes.update(_vectorized(members, reason, progress))
+            outcomes.update(_vectorized(members, reason, progress, keep_models))
         else:
-            outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress))
+            outcomes.update({m.index: PointOutcome(m.index, "separate", reason, _separate(m, progress, keep_models))
                              for m in members})
     return [outcomes[m.index] for m in unit.members]
 
@@ -67,17 +71,19 @@ def _choose(members: list[Member], reason: str) -> tuple[str, str]:
     return timing.choice, f"{reason}; {timing.describe()}"
 
 
-def _vectorized(members: list[Member], reason: str, progress: ProgressFn | None) -> dict[int, PointOutcome]:
+def _vectorized(members: list[Member], reason: str, progress: ProgressFn | None,
+                keep_models: bool = False) -> dict[int, PointOutcome]:
     try:
         configs = [parse_config(m.config) for m in members]
-        results = train_vectorized(configs, progress=progress)
+        results = train_vectorized(configs, progress=progress, keep_models=keep_models)
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
         why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately"
-        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress)) for m in members}
+        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress, keep_models))
+                for m in members}
     return {m.index: PointOutcome(m.index, "vectorized", reason, r) for m, r in zip(members, results)}
 
 
-def _separate(member: Member, progress: ProgressFn | None) -> MemberResult:
+def _separate(member: Member, progress: ProgressFn | None, keep_models: bool = False) -> MemberResult:
     start = time.perf_counter()
     try:
         cfg = parse_config(member.config)
@@ -89,7 +95,7 @@ def _separate(member: Member, progress: ProgressFn | None) -> MemberResult:
         return MemberResult("failed", f"internal error {type(exc).__name__}: {exc}", [], _final([]), [],
                             time.perf_counter() - start, "internal")
     return MemberResult(result.status, result.reason, result.history, result.final, result.penalized,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, model=result.model if keep_models else None)
 
 
 @contextlib.contextmanager
