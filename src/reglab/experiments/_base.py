@@ -124,8 +124,12 @@ class ExperimentContext:
             cfg = self.config(cfg)
         trainer = Trainer(cfg)
         label = f"run {len(self.run_ids) + 1} ({cfg.name or 'unnamed'})"
-        result = train(cfg, out=self.store_root, trainer=trainer,
-                       progress=lambda epoch, epochs, _metrics: self.log(f"{label}: epoch {epoch}/{epochs}"))
+
+        def progress(epoch: int, epochs: int, _metrics: dict) -> None:
+            if _shown(epoch, epochs):
+                self.log(f"{label}: epoch {epoch}/{epochs}")
+
+        result = train(cfg, out=self.store_root, trainer=trainer, progress=progress)
         self.run_ids.append(result.run_id)
         return ExperimentRun(**{f.name: getattr(result, f.name) for f in fields(RunResult)},
                              splits=trainer.splits, loss_fn=trainer.loss_fn, config=cfg)
@@ -157,7 +161,7 @@ class ExperimentContext:
         data = _SplitsCache()
         runs = {report.id: self._run_of(report, executor.outcomes.get(report.index), sweep.points[report.index].config,
                                         data) for report in result.points}
-        self.run_ids.extend(run.run_id for run in runs.values() if run.run_id is not None)
+        self.run_ids.extend(run.run_id for run in runs.values() if run.run_id not in self.run_ids)
         return [runs[config_hash(cfg)] for cfg in configs]
 
     def _run_of(self, report: PointReport, outcome: PointOutcome | None, cfg: RunConfig,
@@ -205,11 +209,18 @@ class _Passes(InProcessExecutor):
                  f"({unit.engine}, {self.members} run{'s' if self.members > 1 else ''}) starts")
 
     def _epoch(self, epoch: int, epochs: int) -> None:
+        if not _shown(epoch, epochs):
+            return
         self.log(f"runs {self.done}/{self.total} done; pass {self.current}/{self.passes} "
                  f"({self.members} run{'s' if self.members > 1 else ''}): epoch {epoch}/{epochs}")
 
     def runs_done(self, done: int, total: int, text: str) -> None:
         self.done, self.total = done, total
+
+
+def _shown(epoch: int, epochs: int, lines: int = 20) -> bool:
+    """Whether epoch ``epoch`` of ``epochs`` gets a progress line: about ``lines`` per pass, the last always."""
+    return epoch == epochs or epoch % max(1, epochs // lines) == 0
 
 
 class _SplitsCache:
