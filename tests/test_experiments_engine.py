@@ -123,3 +123,15 @@ def test_an_unknown_engine_is_a_config_error_naming_the_choices(tmp_path, monkey
                            "nope", "--json", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--engine" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["error"]
+
+
+def test_the_notes_weight_decay_grid_with_three_seeds_is_one_vectorized_pass_of_fifteen():
+    from reglab.config import parse_config
+    from reglab.experiments import mnist_weight_decay
+    from reglab.sweep import plan_sweep, sweep_of
+
+    configs = [parse_config(mnist_weight_decay._config(lam, seed, False)) for seed in range(3)
+               for lam in mnist_weight_decay.LAMBDAS]
+    units, _ = plan_sweep(sweep_of(configs), out=None)
+    assert [(u.engine, len(u.members)) for u in units] == [("vectorized", 15)]
+    assert configs[4].regularizer[0].alpha == 0.0 and configs[0].model.hidden == [512, 512]
