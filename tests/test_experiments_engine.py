@@ -83,6 +83,11 @@ def test_train_many_equals_ctx_train_run_by_run_in_one_vectorized_pass(tmp_path,
         record = store.get_run(run.run_id)
         assert record["status"] == "completed" and record["final"] == run.final
         assert store.metrics(run.run_id) == run.history
+        # tagged as a sweep whose axes are the keys in which the configs differ (what `runs compare` groups by)
+        axes = record["tags"]["axes"]
+        assert set(axes) == {"regularizer.0.alpha", "regularizer.0.kind", "train.lr", "train.seed"}
+        assert (axes["regularizer.0.alpha"], axes["train.seed"]) == (run.config.regularizer[0].alpha,
+                                                                      run.config.train.seed)
 
 
 def test_separate_engine_trains_each_run_alone_with_the_same_numbers(tmp_path, separate):
