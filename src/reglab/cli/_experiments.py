@@ -51,8 +51,15 @@ def experiment_command(
     seeds: int = typer.Option(1, "--seeds", min=1, help="repeat over this many seeds"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory"),
     json_: bool = typer.Option(False, "--json", help="print the summary as one JSON document"),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="how lists of runs train: vectorized (runs that share data and "
+                                              "model in one pass), auto (time both, keep the faster) or separate "
+                                              "(one at a time); default REGLAB_EXPERIMENT_ENGINE or vectorized"),
 ) -> None:
-    """Run one of the lecture notes' experiments: runs, figures (PNG, SVG) and summary.json in OUT."""
+    """Run one of the lecture notes' experiments: runs, figures (PNG, SVG) and summary.json in OUT.
+
+    Progress (runs done of total, the current pass's epochs) goes to stderr, with --json too.
+    """
     from reglab.experiments import run_experiment
 
     if list_ or name is None:
@@ -65,7 +72,7 @@ def experiment_command(
             else:
                 stderr.print(Text(f"{name}: {message}"), highlight=False)
 
-        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=log)
+        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=log, engine=engine)
     stderr.print(f"wrote {out / 'experiments' / name / 'summary.json'} and {len(doc['figures'])} figure files")
     if json_:
         emit_json(doc)
