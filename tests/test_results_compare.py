@@ -204,3 +204,19 @@ def test_a_damaged_store_leaves_the_written_sweeps_in_the_report(swept, tmp_path
     assert done.code == 0 and "were not compared again" in done.stderr and "reindex" in done.stderr, done
     assert run_document(done)["sweeps"] == [sweep.id]
     assert f'id="{sweep.id}"' in (copy / "report.html").read_text()
+
+
+def test_an_experiments_own_grid_is_its_section_not_a_sweep_of_the_report(tmp_path):
+    """The grids the built-in experiments train through the engine (argv ``experiment NAME``) are compared on
+    request but not listed as sweeps by ``reglab report``: the experiment's section already shows them."""
+    mine = parse_sweep({**BASE, "sweep": {"regularizer.0.alpha": [0.0, 1e-2]}})
+    theirs = parse_sweep({**BASE, "name": "an experiment's grid", "sweep": {"regularizer.0.alpha": [1e-3, 1e-1]}})
+    run_sweep(mine, out=tmp_path, executor="vectorized", argv=["sweep", "grid.toml"])
+    run_sweep(theirs, out=tmp_path, executor="vectorized", argv=["experiment", "mnist-weight-decay"])
+    store = RunStore(tmp_path)
+    assert set(known_sweeps(store)) == {mine.id, theirs.id}
+    assert list(known_sweeps(store, experiments=False)) == [mine.id]
+    done = invoke(["report", tmp_path, "--json", "-o", tmp_path / "r.html"])
+    assert done.code == 0, done
+    assert run_document(done)["sweeps"] == [mine.id]
+    assert compare_sweep(tmp_path, theirs.id, "test_error").sweep_id == theirs.id

@@ -32,8 +32,17 @@ def _sweep_of(run: dict[str, Any]) -> str | None:
     return sweep if isinstance(sweep, str) else None
 
 
-def known_sweeps(store: RunStore) -> dict[str, int]:
+def _from_experiment(run: dict[str, Any]) -> bool:
+    """Whether a built-in experiment trained this run (its grid through the sweep engine: ``ctx.train_many``)."""
+    argv = (run.get("tags") or {}).get("argv") or []
+    return bool(argv) and argv[0] == "experiment"
+
+
+def known_sweeps(store: RunStore, *, experiments: bool = True) -> dict[str, int]:
     """Sweep id → how many stored runs carry it, oldest sweep first.
+
+    ``experiments=False`` leaves out the sweeps a built-in experiment ran for its own grid
+    (their numbers are the experiment's section of the report); ``runs compare`` still reads them.
 
     >>> import tempfile
     >>> known_sweeps(RunStore(tempfile.mkdtemp()))
@@ -42,7 +51,7 @@ def known_sweeps(store: RunStore) -> dict[str, int]:
     found: dict[str, int] = {}
     for run in sorted(store.list_runs(), key=lambda r: r["created_at"]):
         sweep = _sweep_of(run)
-        if sweep is not None:
+        if sweep is not None and (experiments or not _from_experiment(run)):
             found[sweep] = found.get(sweep, 0) + 1
     return found
 

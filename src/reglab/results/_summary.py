@@ -77,11 +77,13 @@ def refresh_sweeps(out: str | os.PathLike) -> list[SweepComparison]:
     """Compare every sweep in the store in ``out`` again (on the metric it was last compared on) and write it.
 
     Reads the store only (nothing is trained); a results folder without a store has no sweeps.
+    The grids the built-in experiments train through the sweep engine are not listed: each is
+    its experiment's section already.
     """
     if not Path(out, "runs.db").exists():
         return []
     done = []
-    for sweep_id in known_sweeps(RunStore(out)):
+    for sweep_id in known_sweeps(RunStore(out), experiments=False):
         metric = _last_metric(out, sweep_id)
         try:
             comparison = compare_sweep(out, sweep_id, metric)
