@@ -310,3 +310,33 @@ def test_block_slq_progress_and_a_probe_that_closes_early():
     op = hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64)
     spectral_density(op, num_probes=3, lanczos_steps=4, method="block", progress=events.append)
     assert [e.done for e in events if e.expected == 12] == [3, 6, 9, 12]
+
+
+def test_hessian_cli_density_is_the_block_quadrature_of_the_documented_probes(tmp_path):
+    from _cli_harness import TINY_CONFIG, invoke, run_document
+
+    from reglab.train import load_run
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_CONFIG)
+    out = tmp_path / "runs"
+    trained = run_document(invoke(["train", config, "--out", out, "--json", "--quiet"]))
+    result = invoke(["hessian", trained["run_id"], "--out", out, "--top", "0", "--density", "--density-probes", "2",
+                     "--density-steps", "6", "--json"])
+    assert result.code == 0, repr(result)
+    density = run_document(result)["density"]
+    assert (density["num_matvecs"], density["num_probes"], density["lanczos_steps"], density["method"]) == (
+        12, 2, 6, "block")
+    weights = torch.tensor(density["weights"], dtype=torch.float64)
+    nodes = torch.tensor(density["nodes"], dtype=torch.float64)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2, dtype=torch.float64), atol=1e-12, rtol=0)
+    model, splits, _ = load_run(trained["run_id"], out)
+    loss, _, w0 = _flat_loss(model, splits.train.x, splits.train.y)
+    H = torch.func.hessian(loss)(w0)
+    V = _probes(H.shape[0], 2, seed=0)
+    for power in (1, 2):  # exact for degree < 2·6
+        per_probe = (V * (torch.linalg.matrix_power(H, power) @ V)).sum(dim=0) / H.shape[0]
+        torch.testing.assert_close((weights * nodes**power).sum(dim=1), per_probe, rtol=1e-7, atol=1e-12)
+        assert density["moments"][str(power)]["estimate"] == pytest.approx(float(per_probe.mean()), rel=1e-7)
+    bad = invoke(["hessian", trained["run_id"], "--out", out, "--density", "--density-steps", "0"])
+    assert bad.code == 2 and "--density-steps" in bad.stdout + bad.stderr
