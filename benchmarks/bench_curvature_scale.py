@@ -393,17 +393,22 @@ def _spawn(args, worker: str, n: int, kind: str = "mlp", hidden: list[int] | Non
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _table(results: dict) -> None:
+def _table(args, methods, n: int, **model) -> dict:
+    """Run each method in its own process and print its row as soon as it is done."""
     print(f"  {'method':<20} {'HVPs':>6} {'seconds':>8} {'s/HVP÷s/grad':>13} {'+peak MB':>8} "
-          f"{'max res/|λ|':>12}  λ1 … λ10")
-    for m, r in results.items():
+          f"{'max res/|λ|':>12}  λ1 … λ10", flush=True)
+    results = {}
+    for m in methods:
+        r = results[m] = _spawn(args, m, n, **model)
         if isinstance(r, str):
-            print(f"  {m:<20} {r}")
+            print(f"  {m:<20} {r}", flush=True)
             continue
         ratio = r["seconds"] / max(r["hvps"], 1) / r["s_per_grad"]
         values = " ".join(f"{v:.4g}" for v in (r["values"][0], r["values"][-1]))
         print(f"  {m:<20} {r['hvps']:>6d} {r['seconds']:>8.1f} {ratio:>13.2f} {r['peak_mb']:>8.0f} "
-              f"{max(r['rel_residuals']):>12.1e}  {values}{'' if r.get('converged', True) else '  (cap reached)'}")
+              f"{max(r['rel_residuals']):>12.1e}  {values}{'' if r.get('converged', True) else '  (cap reached)'}",
+              flush=True)
+    return results
 
 
 def _top_goal(label: str, results: dict, scope: str) -> str:
@@ -477,22 +482,20 @@ def main() -> None:
         print(f"MLP 784-{'-'.join(map(str, args.hidden))}-10 (ReLU), P = {size:,}, N = {n} MNIST-sample images, "
               f"chunks of {args.batch_size}, trained 3 epochs of Adam in {seconds:.0f} s; "
               f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads; load average "
-              f"{os.getloadavg()[0]:.1f} (a shared machine)")
+              f"{os.getloadavg()[0]:.1f} (a shared machine)", flush=True)
         tables = {}
         if "mlp" in args.models:
-            tables["MLP"] = {m: _spawn(args, m, n) for m in methods}
-            print("top-10 Hessian eigenpairs, MLP:")
-            _table(tables["MLP"])
+            print("top-10 Hessian eigenpairs, MLP:", flush=True)
+            tables["MLP"] = _table(args, methods, n)
         if "cnn" in args.models:
             cnn_weights = os.path.join(tmp, "cnn.pt")
             seconds = _train_timed(args, cnn_hidden, n, "cnn", cnn_weights)
             net = _model(cnn_hidden, "cnn")
             size_cnn = sum(p.numel() for p in net.parameters())
-            tables["CNN"] = {m: _spawn(args, m, n, "cnn", cnn_hidden, cnn_weights) for m in methods}
             print(f"top-10 Hessian eigenpairs, LeNet-style CNN (conv {CNN_CHANNELS[0]}@5×5, pool 2, conv "
                   f"{CNN_CHANNELS[1]}@5×5, pool 2, dense {cnn_hidden[0]}, 10; ReLU), P = {size_cnn:,}, same images "
-                  f"and chunks, trained 3 epochs of Adam in {seconds:.0f} s:")
-            _table(tables["CNN"])
+                  f"and chunks, trained 3 epochs of Adam in {seconds:.0f} s:", flush=True)
+            tables["CNN"] = _table(args, methods, n, kind="cnn", hidden=cnn_hidden, weights=cnn_weights)
         if "mlp" not in args.models:  # the CNN's table alone
             for label, results in tables.items():
                 print(_top_goal(label, results, scope))
@@ -502,7 +505,7 @@ def main() -> None:
         parts = [f"N = {k}: +{r['products_mb']:.0f} MB (data and model copy held: {r['held_mb']:.0f} MB)"
                  if isinstance(r, dict) else f"N = {k}: {r}" for k, r in mem.items()]
         print(f"MLP, chunked float64 products (chunks of {args.batch_size}), peak memory of the products: "
-              f"{'; '.join(parts)}")
+              f"{'; '.join(parts)}", flush=True)
         profile = _spawn(args, "profile", n)
         if isinstance(profile, dict):
             cells = []
