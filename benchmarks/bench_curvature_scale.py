@@ -384,8 +384,14 @@ def _spawn(args, worker: str, n: int, kind: str = "mlp", hidden: list[int] | Non
            "--hvp-method", args.hvp_method, "--batch-size", str(args.batch_size)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    env = dict(os.environ)
+    if worker == "memory":
+        # glibc keeps freed chunk graphs in its heap and serves later allocations (the held data copy
+        # among them) from it, which blurs what is held and what a product adds; with large blocks
+        # mmapped, freed memory goes back and the peak is the products' own.
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"stopped after {args.timeout:.0f} s (--timeout)"
     if proc.returncode != 0:
@@ -447,6 +453,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["mlp", "cnn"], choices=("mlp", "cnn"),
                         help="the models of the top-10 tables (default both)")
     parser.add_argument("--no-density", action="store_true", help="skip the spectral density")
+    parser.add_argument("--no-profile", action="store_true", help="skip where a product's time goes")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the density's accuracy check")
     parser.add_argument("--density-dtype", default="float32", choices=("float32", "float64"),
                         help="the density's products (its Lanczos is float64 either way)")
     parser.add_argument("--hvp-method", default="auto", choices=("auto", "double-backward", "rev-rev"),
@@ -501,13 +509,15 @@ def main() -> None:
                 print(_top_goal(label, results, scope))
             return
         small = 1000 if n > 1000 else 250
-        mem = {k: _spawn(args, "memory", k) for k in (small, n)}
+        mem = {k: _spawn(args, "memory", k) for k in (small, 2 * small, n)}
         parts = [f"N = {k}: +{r['products_mb']:.0f} MB (data and model copy held: {r['held_mb']:.0f} MB)"
                  if isinstance(r, dict) else f"N = {k}: {r}" for k, r in mem.items()]
         print(f"MLP, chunked float64 products (chunks of {args.batch_size}), peak memory of the products: "
               f"{'; '.join(parts)}", flush=True)
-        profile = _spawn(args, "profile", n)
-        if isinstance(profile, dict):
+        profile = None if args.no_profile else _spawn(args, "profile", n)
+        if profile is None:
+            pass
+        elif isinstance(profile, dict):
             cells = []
             for name in ("float64", "float32"):
                 p = profile[name]
@@ -519,13 +529,18 @@ def main() -> None:
                   f"the same dtype):\n  " + "\n  ".join(cells))
         else:
             print(f"MLP, where a product's time goes: {profile}")
-        if args.quick:
+        if args.no_accuracy:
+            accuracy = None
+        elif args.quick:
             acc_weights, acc_hidden = args.weights, args.hidden
         else:
             acc_weights, acc_hidden = os.path.join(tmp, "small.pt"), [64, 64]
             _train([64, 64], 1000, epochs=3, path=acc_weights)
-        accuracy = _spawn(args, "accuracy", 1000, hidden=acc_hidden, weights=acc_weights)
-        if isinstance(accuracy, dict):
+        if not args.no_accuracy:
+            accuracy = _spawn(args, "accuracy", 1000, hidden=acc_hidden, weights=acc_weights)
+        if accuracy is None:
+            pass
+        elif isinstance(accuracy, dict):
             rows = ", ".join(f"{r['steps']}×{r['probes']}: {r['l1']:.4f} / {r['l1_fine']:.4f}"
                              for r in accuracy["rows"])
             print(f"density accuracy on 784-64-64-10, N = 1000 (P = {accuracy['size']:,}): L1 to the "
@@ -563,12 +578,13 @@ def main() -> None:
                 print(f"goal: the CLI's density ({DENSITY_STEPS}×{DENSITY_PROBES}) within L1 ≤ {ACCURACY_GOAL} of the "
                       f"reference: {'met' if met else 'NOT met'} ({row['l1']:.4f})")
         mems = [r for r in mem.values() if isinstance(r, dict)]
-        if len(mems) == 2:
-            grow = mems[1]["products_mb"] - mems[0]["products_mb"]
-            print(f"goal: chunked products' peak memory does not grow with N: "
-                  f"{'met' if grow <= 0.25 * max(mems[0]['products_mb'], 1) else 'NOT met'} "
-                  f"(+{mems[0]['products_mb']:.0f} MB at N = {mems[0]['n']}, +{mems[1]['products_mb']:.0f} MB at "
-                  f"N = {mems[1]['n']})")
+        if len(mems) == len(mem):
+            # Beyond one chunk a product also holds its running sum: two P-vectors (16·P bytes), whatever N.
+            grow, allowed = mems[-1]["products_mb"] - mems[0]["products_mb"], 16 * size / 2**20 * 1.25
+            print(f"goal: chunked products' peak memory does not grow with N (at most the running sum's "
+                  f"{allowed:.0f} MB more at N = {mems[-1]['n']} than at {mems[0]['n']}): "
+                  f"{'met' if grow <= allowed else 'NOT met'} (+{grow:.0f} MB: "
+                  + ", ".join(f"+{r['products_mb']:.0f} MB at N = {r['n']}" for r in mems) + ")")
 
 
 if __name__ == "__main__":

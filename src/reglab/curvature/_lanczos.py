@@ -122,29 +122,30 @@ def probe_recurrences(op: CurvatureOperator, starts: torch.Tensor, steps: int, *
     """
     size, count = starts.shape
     steps = min(steps, size)
-    Q = starts.to(device=op.device, dtype=torch.float64)
-    Q = Q / torch.linalg.vector_norm(Q, dim=0)
-    running = list(range(count))  # probe of each column of Q
+    # Probe-major (b × P): each probe's vectors are contiguous rows.
+    Q = starts.T.to(device=op.device, dtype=torch.float64)
+    Q = Q / torch.linalg.vector_norm(Q, dim=1, keepdim=True)
+    running = list(range(count))  # probe of each row of Q
     bases = [torch.zeros(min(steps, 32), size, dtype=torch.float64, device=op.device) for _ in running] \
         if reorthogonalize else []
-    previous, previous_beta = torch.zeros_like(Q), torch.zeros(count, dtype=torch.float64, device=op.device)
+    previous, previous_beta = torch.zeros_like(Q), torch.zeros(count, 1, dtype=torch.float64, device=op.device)
     alphas: list[list[float]] = [[] for _ in range(count)]
     betas: list[list[float]] = [[] for _ in range(count)]
     scales = [0.0] * count
     for j in range(steps):
         W = _product(op, Q)
         if reorthogonalize:
-            a = (Q * W).sum(dim=0)
+            a = (Q * W).sum(dim=1)
             for c, basis in enumerate(bases):
                 if j == basis.shape[0]:
                     basis = bases[c] = torch.cat([basis, basis.new_zeros(min(j, steps - j), size)])
-                basis[j] = Q[:, c]
-                W[:, c] = _orthogonalize(W[:, c], basis[: j + 1].T)
+                basis[j] = Q[c]
+                W[c] = _orthogonalize(W[c], basis[: j + 1].T)
         else:
             W = W - previous * previous_beta
-            a = (Q * W).sum(dim=0)
-            W = W - Q * a
-        b = torch.linalg.vector_norm(W, dim=0)
+            a = (Q * W).sum(dim=1)
+            W = W - Q * a[:, None]
+        b = torch.linalg.vector_norm(W, dim=1)
         keep = []
         for c, probe in enumerate(running):
             alpha, beta = float(a[c]), float(b[c])
@@ -158,13 +159,13 @@ def probe_recurrences(op: CurvatureOperator, starts: torch.Tensor, steps: int, *
             break
         running = [running[c] for c in keep]
         bases = [bases[c] for c in keep] if reorthogonalize else []
-        previous, previous_beta = Q[:, keep], b[keep]
-        Q = W[:, keep] / previous_beta
+        previous, previous_beta = Q[keep], b[keep, None]
+        Q = W[keep] / previous_beta
     return [Tridiagonal(np.array(a), np.array(b)) for a, b in zip(alphas, betas, strict=True)]
 
 
 def _product(op: CurvatureOperator, Q: torch.Tensor) -> torch.Tensor:
-    """``A Q`` in float64 through one ``matmat`` (``matvec`` for one column)."""
-    if Q.shape[1] == 1:
-        return op.matvec(Q[:, 0].to(op.dtype)).to(torch.float64)[:, None]
-    return op.matmat(Q.to(op.dtype)).to(torch.float64)
+    """``(A Qᵀ)ᵀ`` for probe-major ``Q`` (``b × P``), in float64, through one ``matmat`` (``matvec`` for one row)."""
+    if Q.shape[0] == 1:
+        return op.matvec(Q[0].to(op.dtype)).to(torch.float64)[None, :]
+    return op.matmat(Q.T.to(op.dtype)).T.to(torch.float64).contiguous()
