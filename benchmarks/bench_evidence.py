@@ -6,7 +6,8 @@ structure). Conventions: laplace-torch's ``prior_precision`` is MacKay's ``a`` o
 cross-entropy, so reglab's α = a/n (``reglab.evidence.Likelihood.summed_alpha``).
 
 * reglab, fixed θ: MacKay's iteration on the function laplace-torch climbs, the evidence with
-  the mode held at the trained point, from the same (dense GGN) spectrum;
+  the mode held at the trained point (``Spectrum.held()``, the tuner's ``mode="held"``), from
+  the same (dense GGN) spectrum;
 * reglab, one round: the fixed point of MacKay's iteration on the spectrum at the trained
   point (no retraining), the same information laplace-torch uses;
 * reglab, tuned: ``tune_alpha`` rounds until α moves by < 5 % (retrainings by full-batch L-BFGS);
@@ -93,17 +94,10 @@ def main() -> None:
     ours_at_alpha0 = log_evidence(spectrum, args.alpha0, likelihood).log_evidence
     ours_at_laplace = log_evidence(spectrum, alpha_laplace, likelihood).log_evidence
 
-    # MacKay's iteration on laplace-torch's objective: the evidence at the *fixed* trained point
-    # (no predicted mode), a = γ(a)/‖θ‖²; the same function laplace-torch's Adam steps climb.
+    # MacKay's iteration on laplace-torch's objective: the evidence with the mode held at the trained
+    # point (Spectrum.held, tune_alpha's mode="held"), a = γ(a)/‖θ‖²; the function laplace-torch's Adam climbs.
     t0 = time.perf_counter()
-    theta2 = float(w @ w)
-    alpha_fixed = args.alpha0
-    for _ in range(10_000):
-        new = spectrum.gamma(alpha_fixed)[0] / (n * theta2)
-        done = abs(new - alpha_fixed) <= 1e-12 * alpha_fixed
-        alpha_fixed = new
-        if done:
-            break
+    alpha_fixed = fixed_point(spectrum.held(), likelihood, args.alpha0, tol=1e-12).alpha
     fixed_seconds = reglab_seconds + time.perf_counter() - t0
     lml_laplace_at_fixed = float(la.log_marginal_likelihood(torch.tensor(alpha_fixed * n, dtype=torch.float64)))
 

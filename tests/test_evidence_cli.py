@@ -79,3 +79,32 @@ def test_tune_alpha_refuses_other_regularizers(tmp_path):
     assert proc.returncode == 2
     error = json.loads(proc.stdout)["error"]
     assert error["field"] == "regularizer" and "dropout" in error["message"]
+
+
+@pytest.mark.parametrize("flag,value,field", [("--mode", "fixed", "mode"),
+                                              ("--curvature-dtype", "float16", "curvature_dtype")])
+def test_tune_alpha_bad_option_is_exit_2_naming_it(tmp_path, flag, value, field):
+    config = tmp_path / "linear.toml"
+    config.write_text(LINEAR)
+    proc = run("tune-alpha", str(config), "--json", flag, value)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    error = json.loads(proc.stdout)["error"]
+    assert error["field"] == field and value in error["message"]
+
+
+def test_tune_alpha_held_mode_fine_tuning_json(tmp_path):
+    config = tmp_path / "linear.toml"
+    config.write_text(LINEAR)
+    proc = run("tune-alpha", str(config), "--json", "--mode", "held", "--finetune-epochs", "2",
+               "--max-trainings", "2", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["epochs"] for r in doc["runs"]][:2] == [5, 2][:len(doc["runs"])]
+    assert all(h["mode"] == "held" for h in doc["history"])
+    if len(doc["runs"]) == 2:
+        assert doc["runs"][1]["fine_tuned_from"] == doc["runs"][0]["run_id"]
+        assert doc["compute"]["training_epochs"] == 7
+    compute, first = doc["compute"], doc["runs"][0]
+    # everything is counted: the whole wall time covers the trainings and the curvature, in the first training's unit
+    assert compute["seconds"] >= sum(r["seconds"] for r in doc["runs"]) + compute["curvature_seconds"]
+    assert compute["epoch_equivalents"] == pytest.approx(compute["seconds"] / (first["seconds"] / first["epochs"]))

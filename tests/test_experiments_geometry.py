@@ -74,7 +74,7 @@ def test_playground_files_and_plotted_numbers(playground):
     # Playground's regularization rate is reglab's α (conventions table)
     assert summary["per_rate"]["0.3"]["alpha"] == convert(0.3, "playground", "reglab") == 0.3
     assert document["configs"]["rate 0.3"]["regularizer"] == [{"kind": "l2", "alpha": 0.3}]
-    assert document["configs"]["rate 0"]["regularizer"] == []
+    assert document["configs"]["rate 0"]["regularizer"] == [{"kind": "l2", "alpha": 0.0}]  # inactive: one pass
 
 
 def test_playground_losses_and_boundary_recomputed_by_hand_from_the_weights(playground):

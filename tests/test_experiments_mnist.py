@@ -17,7 +17,11 @@ def _run(*args):
 
 
 def test_mnist_weight_decay_quick_via_the_cli(tmp_path):
-    doc = json.loads(_run("experiment", "mnist-weight-decay", "--quick", "--json", "--out", str(tmp_path)).stdout)
+    proc = _run("experiment", "mnist-weight-decay", "--quick", "--json", "--out", str(tmp_path))
+    doc = json.loads(proc.stdout)  # stdout is exactly one JSON document; progress went to stderr
+    assert "runs 0/5 done; pass 1/1 (vectorized, 5 runs) starts" in proc.stderr  # the five λ in one pass
+    assert "pass 1/1 (5 runs): epoch 8/8" in proc.stderr and "runs 5/5 done" in proc.stderr
+    assert doc["engine"] == "vectorized"
     folder = tmp_path / "experiments" / "mnist-weight-decay"
     assert json.loads((folder / "summary.json").read_text())["name"] == "mnist-weight-decay"
     pngs = [f for f in doc["figures"] if f.endswith(".png")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from reglab.config import parse_config
 from reglab.data import load_dataset
@@ -130,3 +131,91 @@ def test_members_are_independent_of_their_group():
                             splits=_splits())
     few = train_vectorized([a, cfg([{"kind": "l2", "alpha": 0.0}], seed=6)], splits=_splits())
     assert many[0].history[-1]["test_loss"] == pytest.approx(few[0].history[-1]["test_loss"], rel=1e-12)
+
+
+def _formulation(configs):
+    return VectorizedTrainer(configs, splits=_splits()).formulation
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_fused_sgd_with_l2_decay_prox_and_projections_per_member(activation):
+    """Plain SGD on an MLP folds L2 and decay into one update per weight matrix; each member is still its own run."""
+    def c(reg, **kw):
+        base = cfg(reg, hidden=(12, 7), **kw)
+        return parse_config({**base.model_dump(), "model": {**base.model.model_dump(), "activation": activation}})
+
+    configs = [
+        c([{"kind": "l2", "alpha": 1e-2}], seed=0, lr=0.1),
+        c([{"kind": "l2", "alpha": 3.0, "convention": "nielsen"}], seed=1, lr=0.05),
+        c([{"kind": "weight_decay", "wd": 1e-1}], seed=2, lr=0.1),
+        c([{"kind": "l1_prox", "alpha": 1e-2}], seed=3, lr=0.2),
+        c([{"kind": "l2_ball", "radius": 2.0}], seed=4, lr=0.1),
+        c([{"kind": "max_norm", "max_norm": 0.5}], seed=5, lr=0.1),
+        c([{"kind": "l2", "alpha": 0.0}], seed=6, lr=0.1),
+    ]
+    assert _formulation(configs) == "batched MLP, fused SGD"
+    assert_same_as_separate(configs)
+    chains = [c([{"kind": "l2", "alpha": 1e-2, "mask": "all"}, {"kind": "weight_decay", "wd": 5e-2}], seed=s, lr=lr)
+              for s, lr in ((0, 0.1), (1, 0.03))]
+    assert_same_as_separate(chains)
+
+
+def test_batched_mlp_gradients_for_momentum_adam_and_l1_without_bias():
+    def c(reg, **kw):
+        base = cfg(reg, **kw)
+        return parse_config({**base.model_dump(), "model": {**base.model.model_dump(), "bias": False,
+                                                             "activation": "tanh"}})
+
+    sgd = [c([{"kind": "l1", "alpha": a}], seed=s, lr=lr, momentum=0.9, nesterov=True)
+           for a, s, lr in ((1e-3, 0, 0.05), (1e-2, 1, 0.02), (0.0, 2, 0.05))]
+    assert _formulation(sgd) == "batched MLP"
+    assert_same_as_separate(sgd)
+    adam = [c([{"kind": "l1", "alpha": 1e-3}], seed=0, lr=1e-2, optimizer="adam"),
+            c([{"kind": "l2", "alpha": 1e-2}], seed=1, lr=3e-3, optimizer="adam")]
+    assert_same_as_separate(adam)
+
+
+def test_the_vmap_path_for_a_cnn_and_for_an_mlp_on_request():
+    def cnn(reg, **kw):
+        base = cfg(reg, epochs=1, **kw)
+        return parse_config({**base.model_dump(), "model": {"kind": "cnn", "channels": [2], "kernel_size": 3,
+                                                             "hidden": [6]}})
+
+    configs = [cnn([{"kind": "l2", "alpha": a}], seed=s) for a, s in ((1e-2, 0), (0.0, 1))]
+    assert _formulation(configs) == "vmap + functional_call"
+    assert_same_as_separate(configs)
+    mlps = [cfg([{"kind": "l1_prox", "alpha": 1e-2}], seed=s, epochs=1) for s in (0, 1)]
+    assert_same_as_separate(mlps, train_vectorized(mlps, splits=_splits(), batched_mlp=False))
+
+
+def test_time_engines_times_a_vectorized_step_against_separate_trainer_steps():
+    from reglab.sweep import time_engines
+    from reglab.sweep._timing import _busiest
+
+    configs = [cfg([{"kind": "l2", "alpha": a}], seed=s) for a, s in ((0.0, 0), (1e-2, 1), (0.0, 2))]
+    assert _busiest(configs) is configs[1]  # the separate side times the member with regularizer work
+    timing = time_engines(configs, _splits(), steps=2)
+    assert timing.vectorized_s > 0 and timing.separate_s > 0 and timing.steps == 2
+    assert timing.choice == ("vectorized" if timing.vectorized_s < timing.separate_s else "separate")
+    assert timing.describe().endswith(f"chose {timing.choice}")
+
+
+def test_fused_sgd_without_biases_and_a_linear_model():
+    def c(reg, seed, lr, **model):
+        base = cfg(reg, seed=seed, lr=lr)
+        return parse_config({**base.model_dump(), "model": {**base.model.model_dump(), **model}})
+
+    no_bias = [c([{"kind": "l2", "alpha": a}], s, lr, bias=False) for a, s, lr in ((1e-2, 0, 0.1), (0.0, 1, 0.05))]
+    linear = [c([{"kind": "weight_decay", "wd": wd}], s, 0.1, kind="logistic") for wd, s in ((1e-2, 0), (0.0, 1))]
+    for configs in (no_bias, linear):
+        assert _formulation(configs) == "batched MLP, fused SGD"
+        assert_same_as_separate(configs)
+
+
+def test_keep_models_returns_each_members_network_with_its_weights():
+    configs = [cfg([{"kind": "l2", "alpha": a}], seed=s, epochs=1) for a, s in ((1e-2, 0), (0.0, 1))]
+    results = train_vectorized(configs, splits=_splits(), keep_models=True)
+    for c, r in zip(configs, results):
+        ref = train(c)
+        for (name, got), (_, want) in zip(r.model.named_parameters(), ref.model.named_parameters()):
+            assert torch.allclose(got, want, rtol=1e-9, atol=1e-12), name

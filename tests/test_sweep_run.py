@@ -182,7 +182,7 @@ def test_the_engine_choice_changes_where_points_train_not_their_numbers(tmp_path
     assert {p.engine for p in results["vectorized"].points} == {"vectorized"}
     assert {p.engine for p in results["separate"].points} == {"separate"}
     auto = results["auto"].points
-    assert len({p.engine for p in auto}) == 1 and all("timed 3 steps" in p.engine_reason for p in auto)
+    assert len({p.engine for p in auto}) == 1 and all("chose vectorized" in p.engine_reason for p in auto)
     for engine in ("separate", "auto"):
         for got, want in zip(results[engine].points, results["vectorized"].points):
             assert got.final == pytest.approx(want.final, rel=1e-6)

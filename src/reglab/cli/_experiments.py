@@ -11,6 +11,7 @@ from rich.text import Text
 from rich.table import Table
 
 from reglab.cli._common import emit_json, guard, stderr, stdout
+from reglab.errors import ReglabError
 from reglab.store import DEFAULT_OUT
 
 
@@ -50,8 +51,15 @@ def experiment_command(
     seeds: int = typer.Option(1, "--seeds", min=1, help="repeat over this many seeds"),
     out: Path = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory"),
     json_: bool = typer.Option(False, "--json", help="print the summary as one JSON document"),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="how lists of runs train: vectorized (runs that share data and "
+                                              "model in one pass), auto (time both, keep the faster) or separate "
+                                              "(one at a time); default REGLAB_EXPERIMENT_ENGINE or vectorized"),
 ) -> None:
-    """Run one of the lecture notes' experiments: runs, figures (PNG, SVG) and summary.json in OUT."""
+    """Run one of the lecture notes' experiments: runs, figures (PNG, SVG) and summary.json in OUT.
+
+    Progress (runs done of total, the current pass's epochs) goes to stderr, with --json too.
+    """
     from reglab.experiments import run_experiment
 
     if list_ or name is None:
@@ -64,7 +72,7 @@ def experiment_command(
             else:
                 stderr.print(Text(f"{name}: {message}"), highlight=False)
 
-        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=log)
+        doc = run_experiment(name, out, quick=quick, seeds=seeds, log=log, engine=engine)
     stderr.print(f"wrote {out / 'experiments' / name / 'summary.json'} and {len(doc['figures'])} figure files")
     if json_:
         emit_json(doc)
@@ -81,8 +89,13 @@ def report_command(
                                                          "summary.json (nothing is retrained)"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write one self-contained HTML page with every experiment found in DIRECTORY."""
-    from reglab.report import build_report, collect_experiments
+    """Write one self-contained HTML page with every experiment and sweep found in DIRECTORY.
+
+    Each sweep in DIRECTORY's run store is compared first (as 'reglab runs compare' does, on the
+    metric it was last compared on), so its table and figure are current; nothing is trained.
+    """
+    from reglab.report import build_report, collect_experiments, collect_sweeps
+    from reglab.results import refresh_sweeps
 
     if redraw_:
         from reglab.experiments import redraw
@@ -90,14 +103,20 @@ def report_command(
         for summary in sorted((Path(directory) / "experiments").glob("*/summary.json")):
             redraw(summary)
     skipped: list[dict[str, str]] = []
+    try:
+        if Path(directory).is_dir():
+            refresh_sweeps(directory)
+    except ReglabError as exc:  # e.g. a damaged runs.db: the page still shows what the files hold
+        stderr.print(Text(f"warning: the sweeps were not compared again: {exc}"), highlight=False)
     path = build_report(directory, output, skipped=skipped)
     names = [e["name"] for e in collect_experiments(directory)]
+    sweeps = [s["sweep_id"] for s in collect_sweeps(directory)]
     for s in skipped:
         stderr.print(Text(f"warning: skipped {s['path']}: {s['reason']}"), highlight=False)
     if json_:
-        emit_json({"report": str(path), "experiments": names, "skipped": skipped})
+        emit_json({"report": str(path), "experiments": names, "sweeps": sweeps, "skipped": skipped})
     else:
-        stdout.print(Text(f"report with {len(names)} experiments: {path}"))
+        stdout.print(Text(f"report with {len(names)} experiments and {len(sweeps)} sweeps: {path}"))
     if open_:
         webbrowser.open(path.resolve().as_uri())
 

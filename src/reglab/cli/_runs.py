@@ -1,4 +1,4 @@
-"""``reglab runs list | show | export | reindex``: read (and rebuild) the run store."""
+"""``reglab runs list | show | compare | export | reindex``: read (and rebuild) the run store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Optional
 
 import typer
 from rich.table import Table
-
 from rich.text import Text
 
 from reglab._json import dumps
@@ -17,7 +16,7 @@ from reglab.cli._common import emit_json, fmt, guard, metrics_table, stdout
 from reglab.errors import RunError
 from reglab.store import DEFAULT_OUT, RunStore, reindex
 
-runs_app = typer.Typer(help="List, show and export stored runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show, compare and export stored runs.", no_args_is_help=True)
 
 OutOption = typer.Option(Path(DEFAULT_OUT), "--out", help="results directory")
 
@@ -68,16 +67,45 @@ def show_run(run_id: str, out: Path = OutOption, json_: bool = typer.Option(Fals
         stdout.print(metrics_table("final", run["final"]))
 
 
-@runs_app.command("export")
+@runs_app.command("compare")
 @guard
-def export_run(run_id: str, out: Path = OutOption,
-               csv_: bool = typer.Option(True, "--csv/--json", help="CSV (default) or JSON"),
-               output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout)")) -> None:
-    """Export a run's per-epoch metrics as CSV (or JSON)."""
-    store = _store(out)
+def compare_runs(sweep_id: str = typer.Argument(..., help="a sweep's id (or a unique prefix), as 'reglab sweep' "
+                                                        "printed it"),
+                 metric: str = typer.Option("test_error", "--metric", help="the final metric to compare"),
+                 out: Path = OutOption, json_: bool = typer.Option(False, "--json")) -> None:
+    """Compare a sweep's points: mean ± sd over seeds per combination of the other axes, and a figure.
+
+    The figure (metric against the strength on a log axis, one line per other axis, the best point
+    starred) and a summary go to OUT/sweeps/SWEEP_ID/, where 'reglab report' finds them.
+    """
+    from reglab.results import comparison_table, compare_sweep, write_comparison
+
+    comparison = write_comparison(compare_sweep(out, sweep_id, metric), out)
+    if json_:
+        emit_json(comparison.to_json())
+        return
+    doc = comparison_table(comparison)
+    table = Table(title=Text(doc["title"]), header_style="bold")
+    for i, column in enumerate(doc["columns"]):
+        table.add_column(Text(column), justify="left" if i < len(comparison.group_axes) else "right")
+    for row in doc["rows"]:
+        table.add_row(*map(Text, row), style="bold" if row[-1] else None)
+    stdout.print(table)
+    if comparison.superseded:
+        stdout.print(Text(f"{comparison.superseded} older runs of the same points (earlier tries) were left out"))
+    stdout.print(Text(f"figure: {comparison.files['figure']}"))
+
+
+def _write_history(run_id: str, store: RunStore, as_json: bool, output: Optional[Path]) -> None:
+    """A run's per-epoch metrics as CSV (or JSON) on stdout or into ``output``."""
+    from reglab.results import known_sweeps
+
+    if run_id in known_sweeps(store):
+        raise RunError(f"{run_id} is a sweep: export all its runs with --mlflow URI or --tensorboard DIR, or one "
+                       "of them by its run id ('reglab runs compare' lists them with --json)", field="ID")
     run = store.get_run(run_id)
     history = store.metrics(run["id"])
-    if not csv_:
+    if as_json:
         if output is None:
             emit_json({"run_id": run["id"], "history": history})
             return
@@ -96,6 +124,42 @@ def export_run(run_id: str, out: Path = OutOption,
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise RunError(f"cannot write {output}: {exc.strerror or exc}", field="--output") from None
+
+
+@runs_app.command("export")
+@guard
+def export_run(ident: str = typer.Argument(..., metavar="ID", help="a run id, or with --mlflow/--tensorboard a "
+                                                                   "sweep id (all its runs)"),
+               out: Path = OutOption,
+               json_: bool = typer.Option(False, "--json/--csv", help="the history as CSV (default) or JSON; with "
+                                                                      "--mlflow/--tensorboard: a JSON result"),
+               output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout)"),
+               mlflow: Optional[str] = typer.Option(None, "--mlflow", help="an MLflow tracking URI or a local folder "
+                                                                          "(./mlruns: a file store); "
+                                                                          "needs the optional extra mlflow"),
+               experiment: Optional[str] = typer.Option(None, "--experiment", help="the MLflow experiment (default: "
+                                                                                   "the sweep id or the run's name)"),
+               tensorboard: Optional[Path] = typer.Option(None, "--tensorboard",
+                                                          help="a folder for TensorBoard event files, one subfolder "
+                                                               "per run; needs the optional extra tensorboard")) -> None:
+    """Export a run's per-epoch metrics as CSV (or JSON), or runs and sweeps to MLflow and TensorBoard."""
+    if mlflow is None and tensorboard is None:
+        _write_history(ident, _store(out), json_, output)
+        return
+    from reglab.results import export_mlflow, export_tensorboard
+
+    done = {}
+    if mlflow is not None:
+        done["mlflow"] = export_mlflow(out, ident, mlflow, experiment=experiment).to_json()
+    if tensorboard is not None:
+        done["tensorboard"] = export_tensorboard(out, ident, tensorboard).to_json()
+    if json_:
+        emit_json(done)
+        return
+    for tool, result in done.items():
+        what = f" (experiment {result['name']!r})" if tool == "mlflow" else ""
+        stdout.print(Text(f"{tool}: {len(result['exported'])} runs written to {result['target']}{what}"
+                          + (f", {len(result['skipped'])} already there" if result["skipped"] else "")))
 
 
 @runs_app.command("reindex")

@@ -26,7 +26,9 @@ The parts:
 * :func:`log_evidence` and :func:`fixed_point` on a spectrum, with the
   predicted ``w̃(α) = (H+αI)⁻¹(Hw₀ − ∇C₀(w₀))`` (the notes' ``Q(Λ+αI)⁻¹ΛQᵀw*``);
 * :func:`tune_alpha`: rounds of train → spectrum → fixed point until α stops
-  moving; it reports the trainings used and the compute in gradient-equivalents.
+  moving (or moves less than its SLQ noise, or gains too little evidence); the mode between
+  trainings is the quadratic model's prediction (``mode="predicted"``) or the trained
+  weights (``"held"``, :meth:`Spectrum.held`); it reports the trainings used and the compute.
 
 Example:
     >>> import numpy as np
@@ -56,7 +58,16 @@ from reglab.evidence._spectrum import (
     lanczos_spectrum,
     spectrum_at,
 )
-from reglab.evidence._tune import Fit, TuneResult, evidence_curve, lbfgs_fit, tune_alpha
+from reglab.evidence._tune import (
+    MODES,
+    Fit,
+    TuneResult,
+    alpha_noise,
+    evidence_curve,
+    evidence_gain,
+    lbfgs_fit,
+    tune_alpha,
+)
 
 __all__ = [
     "Likelihood",
@@ -74,6 +85,9 @@ __all__ = [
     "tune_alpha",
     "lbfgs_fit",
     "evidence_curve",
+    "evidence_gain",
+    "alpha_noise",
+    "MODES",
     "CURVATURES",
     "NEGATIVE_HANDLING",
     "UNPENALIZED",

@@ -45,6 +45,7 @@ block alone). The SLQ path always holds them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,6 +115,10 @@ class Spectrum:
         negative: what negative curvature there was and how it was handled.
         unpenalized: ``"joint"``, ``"held"`` or ``"none"`` (every coordinate penalized).
         num_hvps, num_grads: curvature products and full-data gradients spent.
+        point_norm2, point_loss: ``‖w₀‖²`` (penalized coordinates) and ``C₀(w₀)`` at the
+            point itself, for the evidence with the mode held there (:meth:`held`).
+        mode: ``"predicted"`` (the mode is the quadratic model's ``w̃(α)``, the default) or
+            ``"held"`` (the mode is ``w₀`` for every α; see :meth:`held`).
     """
 
     method: str
@@ -130,6 +135,22 @@ class Spectrum:
     slq_nodes: np.ndarray | None = None
     slq_weights: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    point_norm2: float | None = None
+    point_loss: float | None = None
+    mode: str = "predicted"
+
+    def held(self) -> Spectrum:
+        r"""This spectrum with the mode held at the point ``w₀``: ``‖w̃(α)‖² = ‖w₀‖²``, ``C₀(w̃) = C₀(w₀)``.
+
+        MacKay's practical re-estimation (``a ← γ/‖w_MP‖²`` with the weights as trained) and
+        the objective laplace-torch's ``optimize_prior_precision`` climbs: the weights are not
+        moved to the quadratic model's minimizer, so components the data does not constrain
+        (``λᵢ ≪ α``, e.g. where training left the initialization) count in ``‖w‖²`` as they
+        are, instead of being predicted to decay to zero.
+        """
+        if self.point_norm2 is None or self.point_loss is None:
+            raise ValueError("this spectrum has no point_norm2/point_loss to hold the mode at")
+        return dataclasses.replace(self, mode="held")
 
     def _clip(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0.0) if self.negative.handling == "clip" else x
@@ -166,15 +187,21 @@ class Spectrum:
         return self.trace(lambda lam: np.log(lam + alpha))
 
     def weight_norm2(self, alpha: float) -> float:
-        """``‖w̃(α)‖² = rᵀ(H+αI)⁻²r`` of the predicted regularized minimizer."""
+        """``‖w̃(α)‖² = rᵀ(H+αI)⁻²r`` of the predicted regularized minimizer (``‖w₀‖²`` when held)."""
+        if self.mode == "held":
+            return float(self.point_norm2)
         return self.quad(lambda lam: 1.0 / (lam + alpha) ** 2)
 
     def penalized_loss(self, alpha: float) -> float:
-        """``C(w̃(α)) = C₀ + (α/2)‖w̃‖²`` at the predicted minimizer, ``c₀ − ½rᵀ(H+αI)⁻¹r``."""
+        """``C(w̃(α)) = C₀ + (α/2)‖w̃‖²`` at the predicted minimizer, ``c₀ − ½rᵀ(H+αI)⁻¹r`` (at ``w₀`` when held)."""
+        if self.mode == "held":
+            return float(self.point_loss) + 0.5 * alpha * float(self.point_norm2)
         return self.c0 - 0.5 * self.quad(lambda lam: 1.0 / (lam + alpha))
 
     def data_loss(self, alpha: float) -> float:
-        """``C₀(w̃(α))`` in the quadratic model."""
+        """``C₀(w̃(α))`` in the quadratic model (``C₀(w₀)`` when held)."""
+        if self.mode == "held":
+            return float(self.point_loss)
         return self.penalized_loss(alpha) - 0.5 * alpha * self.weight_norm2(alpha)
 
     def summary(self) -> dict:
@@ -269,7 +296,8 @@ def dense_spectrum(objective: Objective, *, curvature: str = "hessian", unpenali
     c0 += -float(g_eff @ w_p) + 0.5 * float(w_p @ H_eff @ w_p)
     rho2 = (vectors.T @ r).numpy() ** 2
     return Spectrum("dense", curvature, int(mask.sum()), lam, lam.copy(), rho2, c0, report,
-                    "none" if everything else unpenalized, num_hvps=objective.size, num_grads=2)
+                    "none" if everything else unpenalized, num_hvps=objective.size, num_grads=2,
+                    point_norm2=float(w_p @ w_p), point_loss=float(objective.loss()))
 
 
 def _dense_ggn(objective: Objective) -> torch.Tensor:
@@ -306,19 +334,29 @@ def restricted_objective(objective: Objective, names: list[str]) -> Objective:
 
 
 def lanczos_spectrum(objective: Objective, *, curvature: str = "hessian", top_k: int = 20, num_probes: int = 10,
-                     lanczos_steps: int = 40, seed: int = 0, negative: str = "clip") -> Spectrum:
+                     lanczos_steps: int = 40, seed: int = 0, negative: str = "clip",
+                     r_steps: int | None = None) -> Spectrum:
     """The :class:`Spectrum` by Lanczos top-``k`` and SLQ of the rest (unpenalized parameters held).
 
-    Costs about ``top_k·c + num_probes·lanczos_steps + lanczos_steps + 1`` curvature
-    products (``c`` the Lanczos steps the top ``k`` need, typically 3–6) and 2
-    gradients; all counted in ``num_hvps``/``num_grads``.
+    ``lanczos_steps`` per SLQ probe; ``r_steps`` (default ``lanczos_steps``) for the
+    measure of ``r`` (``‖w̃(α)‖²``), whose Gauss quadrature of the steep ``(λ+α)⁻²``
+    needs more steps than ``γ`` does (0: none, enough for :meth:`Spectrum.held`). ``top_k = 0``: no deflation (SLQ carries the
+    whole spectrum). Costs about ``top_k·c + num_probes·lanczos_steps + r_steps + 1``
+    curvature products (``c`` the Lanczos steps the top ``k`` need, typically 3–6)
+    and 2 gradients; all counted in ``num_hvps``/``num_grads``.
     """
     _check(curvature, negative, "held")
     if curvature == "auto":
         raise ValueError("lanczos_spectrum needs curvature 'hessian' or 'ggn'; 'auto' is resolved by spectrum_at")
-    for name, value in (("top_k", top_k), ("num_probes", num_probes), ("lanczos_steps", lanczos_steps)):
+    if not (isinstance(top_k, int) and top_k >= 0):
+        raise ConfigError(f"top_k must be a non-negative integer (0: no deflation), got {top_k!r}", field="top_k")
+    r_steps = lanczos_steps if r_steps is None else r_steps
+    for name, value in (("num_probes", num_probes), ("lanczos_steps", lanczos_steps)):
         if not (isinstance(value, int) and value >= 1):
             raise ConfigError(f"{name} must be a positive integer, got {value!r}", field=name)
+    if not (isinstance(r_steps, int) and r_steps >= 0):
+        raise ConfigError(f"r_steps must be a non-negative integer (0: no measure of r beyond the top k, for "
+                          f"the held mode), got {r_steps!r}", field="r_steps")
     if num_probes < 2:
         raise ConfigError("num_probes must be at least 2 (the error bar is their spread)", field="num_probes")
     names = penalized_names(objective)
@@ -326,8 +364,11 @@ def lanczos_spectrum(objective: Objective, *, curvature: str = "hessian", top_k:
     sub = restricted_objective(objective, names)
     op = HessianOperator(sub) if curvature == "hessian" else GGNOperator(sub)
     k = min(top_k, sub.size - 1)
-    top = eigen(op, k, "LA", method="lanczos", seed=seed)
-    V = top.eigenvectors.double()
+    if k:
+        top = eigen(op, k, "LA", method="lanczos", seed=seed)
+        V, lam_top = top.eigenvectors.double(), top.eigenvalues.double().cpu().numpy()
+    else:  # no deflation: SLQ carries the whole spectrum
+        V, lam_top = torch.zeros(sub.size, 0, dtype=torch.float64, device=sub.device), np.zeros(0)
     deflated = _Deflated(op, V)
     slq_nodes, slq_weights = _projected_slq(deflated, V, num_probes, lanczos_steps, seed + 1)
     w, g = sub.vector().double(), sub.grad().double()
@@ -336,14 +377,13 @@ def lanczos_spectrum(objective: Objective, *, curvature: str = "hessian", top_k:
     c0 = float(sub.loss()) - float(g @ w) + 0.5 * float(w @ Hw)
     rho = V.T @ r
     r_rest = r - V @ rho
-    nodes, weights = top.eigenvalues.double().cpu().numpy(), (rho.cpu().numpy() ** 2)
+    nodes, weights = lam_top.copy(), (rho.cpu().numpy() ** 2)
     rest_norm2 = float(r_rest @ r_rest)
-    if rest_norm2 > 0:
-        theta, S = lanczos(deflated, r_rest, lanczos_steps).ritz()
+    if rest_norm2 > 0 and r_steps:
+        theta, S = lanczos(deflated, r_rest, r_steps).ritz()
         nodes = np.concatenate([nodes, theta])
         weights = np.concatenate([weights, rest_norm2 * S[0] ** 2])
-    lam_top = top.eigenvalues.double().cpu().numpy()
-    scale = float(max(np.abs(lam_top).max(), np.abs(slq_nodes).max()))
+    scale = float(np.abs(np.concatenate([lam_top, slq_nodes.ravel()])).max())
     report = _negatives(np.concatenate([lam_top, slq_nodes.ravel()]), scale, negative, curvature)
     if report.count:
         mass = float((slq_weights * (slq_nodes < -NEGATIVE_RTOL * scale)).sum(axis=1).mean())
@@ -352,7 +392,8 @@ def lanczos_spectrum(objective: Objective, *, curvature: str = "hessian", top_k:
     notes = [] if everything else ["unpenalized parameters held at their trained values (SLQ path)"]
     return Spectrum("lanczos+slq", curvature, sub.size, lam_top, nodes, weights, c0, report,
                     "none" if everything else "held", num_hvps=int(op.num_matvecs), num_grads=2,
-                    slq_nodes=slq_nodes, slq_weights=slq_weights, notes=notes)
+                    slq_nodes=slq_nodes, slq_weights=slq_weights, notes=notes, point_norm2=float(w @ w),
+                    point_loss=float(sub.loss()))
 
 
 def _projected_slq(deflated: CurvatureOperator, V: torch.Tensor, probes: int, steps: int,
@@ -380,7 +421,7 @@ def _projected_slq(deflated: CurvatureOperator, V: torch.Tensor, probes: int, st
 
 def spectrum_at(objective: Objective, *, method: str = "auto", curvature: str = "auto", unpenalized: str = "joint",
                 negative: str = "clip", top_k: int = 20, num_probes: int = 10, lanczos_steps: int = 40,
-                seed: int = 0) -> Spectrum:
+                seed: int = 0, r_steps: int | None = None) -> Spectrum:
     """The :class:`Spectrum` at ``objective``'s point by ``method`` (``"auto"``: dense up to 1500 parameters).
 
     ``curvature="auto"``: the Hessian; if it has negative eigenvalues, the GGN
@@ -398,7 +439,7 @@ def spectrum_at(objective: Objective, *, method: str = "auto", curvature: str = 
         if method == "dense":
             return dense_spectrum(objective, curvature=kind, unpenalized=unpenalized, negative=handling)
         return lanczos_spectrum(objective, curvature=kind, top_k=top_k, num_probes=num_probes,
-                                lanczos_steps=lanczos_steps, seed=seed, negative=handling)
+                                lanczos_steps=lanczos_steps, seed=seed, negative=handling, r_steps=r_steps)
 
     if curvature != "auto":
         return build(curvature, negative)
@@ -411,4 +452,5 @@ def spectrum_at(objective: Objective, *, method: str = "auto", curvature: str = 
             f"{first.negative.most_negative:.3g}); the GGN was used instead")
     return Spectrum(second.method, "ggn", second.size, second.top, second.r_nodes, second.r_weights, second.c0,
                     report, second.unpenalized, first.num_hvps + second.num_hvps, first.num_grads + second.num_grads,
-                    second.slq_nodes, second.slq_weights, [*second.notes, note])
+                    second.slq_nodes, second.slq_weights, [*second.notes, note], second.point_norm2,
+                    second.point_loss)

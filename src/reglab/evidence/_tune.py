@@ -29,9 +29,11 @@ from reglab.errors import ConfigError
 from reglab.evidence._fixed_point import FixedPoint, Likelihood, fixed_point, log_evidence
 from reglab.evidence._spectrum import Spectrum, spectrum_at
 
-__all__ = ["Fit", "TuneResult", "tune_alpha", "lbfgs_fit", "evidence_curve"]
+__all__ = ["Fit", "TuneResult", "tune_alpha", "lbfgs_fit", "evidence_curve", "alpha_noise", "evidence_gain",
+           "MODES"]
 
 HVP_COST = 2.0
+MODES = ("predicted", "held")
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,35 @@ def lbfgs_fit(objective: Objective, *, tol: float = 1e-8, max_evals: int = 2000)
     return fit
 
 
-def _round_record(t: int, alpha_t: float, fit: Fit, spectrum: Spectrum, point: FixedPoint) -> dict:
+def alpha_noise(spectrum: Spectrum, point: FixedPoint) -> float:
+    """The relative standard error of the fixed point's α from SLQ's error on γ (0 on the dense path).
+
+    At the fixed point ``α = γ/(β m ‖w̃‖²)``; ``‖w̃‖²`` comes from Gauss quadrature
+    (no probe noise), so α's relative error is γ's, ``stderr(γ)/γ``.
+    """
+    _, stderr = spectrum.gamma(point.alpha)
+    return float(stderr / point.gamma) if point.gamma > 0 and math.isfinite(stderr) else 0.0
+
+
+def evidence_gain(spectrum: Spectrum, likelihood: Likelihood, alpha_from: float, alpha_to: float,
+                  beta: float = 1.0) -> tuple[float, float]:
+    """``log p(D | α_to) − log p(D | α_from)`` on one spectrum (at noise precision ``beta``) and its stderr.
+
+    The stderr is SLQ's on ``½[log det(H + α_to I) − log det(H + α_from I)]``, taken probe by
+    probe on the same probes (0 on the dense path).
+    """
+    gain = (log_evidence(spectrum, alpha_to, likelihood, beta).log_evidence
+            - log_evidence(spectrum, alpha_from, likelihood, beta).log_evidence)
+    _, stderr = spectrum.trace(lambda lam: np.log(lam + alpha_to) - np.log(lam + alpha_from))
+    return float(gain), 0.5 * float(stderr)
+
+
+def _round_record(t: int, alpha_t: float, fit: Fit, spectrum: Spectrum, point: FixedPoint, noise: float,
+                  gain: tuple[float, float], seconds: float) -> dict:
     return {"round": t, "alpha_trained": alpha_t, "training_grad_evals": fit.grad_evals, **fit.info,
-            "alpha_next": point.alpha, "beta": point.beta, "gamma": point.gamma,
+            "alpha_next": point.alpha, "alpha_noise": noise, "evidence_gain": gain[0],
+            "evidence_gain_stderr": gain[1], "curvature_seconds": seconds, "mode": spectrum.mode,
+            "beta": point.beta, "gamma": point.gamma,
             "log_evidence": point.evidence.log_evidence, "log_evidence_stderr": point.evidence.stderr,
             "iterations": point.iterations, "iteration_converged": point.converged,
             "iteration_history": point.history[:50], "spectrum": spectrum.summary()}
@@ -124,7 +152,8 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
                method: str = "auto", curvature: str = "auto", unpenalized: str = "joint", negative: str = "clip",
                top_k: int = 20, num_probes: int = 10, lanczos_steps: int = 40, seed: int = 0,
                hvp_cost: float = HVP_COST, tol: float = 1e-10, max_iter: int = 10_000,
-               curvature_objective: Objective | None = None,
+               curvature_objective: Objective | None = None, r_steps: int | None = None, mode: str = "predicted",
+               min_gain: float = 0.0, check_last: bool = True,
                progress: Callable[[str], None] | None = None) -> TuneResult:
     r"""MacKay's evidence maximization for the L2 strength of ``objective`` (penalty mask: ``objective.mask``).
 
@@ -136,9 +165,20 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         alpha0: the first training's strength (reglab's α).
         fit: ``fit(alpha, w_start) -> Fit``; default :func:`lbfgs_fit` on ``objective``.
         w0: where the first training starts (default ``objective.vector()``).
-        rtol: stop when a round moves α by at most this factor in log (``|log(α'/α)|``).
+        rtol: stop when a round moves α by at most this factor in log (``|log(α'/α)|``), or by
+            at most twice the SLQ noise of the new α (:func:`alpha_noise`), whichever is larger:
+            a move below the noise is not evidence that α should change.
+        min_gain: also stop when moving from the trained α to the new fixed point gains at
+            most this many nats of log-evidence (on the round's spectrum), or at most twice
+            that gain's SLQ error (:func:`evidence_gain`): the evidence itself barely prefers
+            the move (1 nat: a Bayes factor of e, "barely worth mentioning" on Jeffreys'
+            scale). 0 (the default): only ``rtol`` and the noise stop.
+        check_last: ``False``: when the search reaches ``max_trainings``, the last training
+            (at the previous round's fixed point) is not followed by a spectrum (saves its
+            products); the result's α is then that fixed point, the α the last model was trained
+            at, and γ and the log-evidence are the previous round's there.
         max_trainings: at most this many trainings in all.
-        method, curvature, unpenalized, negative, top_k, num_probes, lanczos_steps, seed:
+        method, curvature, unpenalized, negative, top_k, num_probes, lanczos_steps, r_steps, seed:
             how each :class:`Spectrum` is taken (:func:`reglab.evidence.spectrum_at`).
         hvp_cost: gradient-equivalents per curvature product over all of ``objective``'s data.
         curvature_objective: take each spectrum (and the quadratic model) on this objective
@@ -146,6 +186,10 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
             its products cost ``hvp_cost·(its examples / objective's examples)`` each. An
             approximation (the subsample's curvature and loss stand for the full set's); the
             likelihood's ``n`` stays that of the full training set.
+        mode: ``"predicted"`` (between trainings the mode is the quadratic model's
+            ``w̃(α)``, the issue's prediction) or ``"held"`` (the mode is the trained
+            weights, :meth:`Spectrum.held`: MacKay's practical re-estimation, laplace-torch's
+            objective; no measure of ``r`` is needed, so ``r_steps`` defaults to 0).
         tol, max_iter: of the inner :func:`fixed_point` iteration.
         progress: receives one line per round (the CLI prints them on stderr).
 
@@ -166,6 +210,10 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         raise ConfigError(f"max_trainings must be a positive integer, got {max_trainings!r}", field="max_trainings")
     if not rtol > 0:
         raise ConfigError(f"rtol must be > 0, got {rtol!r}", field="rtol")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}; got {mode!r}", field="mode")
+    if mode == "held" and r_steps is None:
+        r_steps = 0
     start = time.perf_counter()
     fit = fit or lbfgs_fit(objective)
     curvature_on = curvature_objective or objective
@@ -176,7 +224,7 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
     w = objective.vector() if w0 is None else w0
     alpha_t = float(alpha0)
     rounds, fits = [], []
-    hvps, grads, training = 0, 0, 0.0
+    hvps, grads, training, curvature_seconds = 0, 0, 0.0, 0.0
     converged = False
     point = spectrum = None
     beta = None
@@ -184,17 +232,31 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
         trained = fit(alpha_t, w)
         fits.append(trained)
         w, training = trained.w, training + trained.grad_evals
+        if t > 1 and t == max_trainings and not check_last:
+            # the last training is at the previous round's fixed point; no spectrum checks it
+            rounds.append({"round": t, "alpha_trained": alpha_t, "training_grad_evals": trained.grad_evals,
+                           **trained.info, "alpha_next": None, "spectrum": None})
+            say(f"round {t}: trained at α = {alpha_t:.4g} ({trained.grad_evals:g} gradient-equivalents); "
+                "the last training, not checked by a spectrum (check_last = False)")
+            break
+        tick = time.perf_counter()
         spectrum = spectrum_at(curvature_on.at(w), method=method, curvature=curvature, unpenalized=unpenalized,
                                negative=negative, top_k=top_k, num_probes=num_probes, lanczos_steps=lanczos_steps,
-                               seed=seed)
+                               seed=seed, r_steps=r_steps)
         hvps, grads = hvps + spectrum.num_hvps, grads + spectrum.num_grads
+        spectrum = spectrum.held() if mode == "held" else spectrum
         point = fixed_point(spectrum, likelihood, alpha_t, beta0=beta, tol=tol, max_iter=max_iter)
+        seconds = time.perf_counter() - tick
+        curvature_seconds += seconds
+        noise = alpha_noise(spectrum, point)
+        gain = evidence_gain(spectrum, likelihood, alpha_t, point.alpha, point.beta)
         beta = point.beta if likelihood.kind == "gaussian" else None
-        rounds.append(_round_record(t, alpha_t, trained, spectrum, point))
+        rounds.append(_round_record(t, alpha_t, trained, spectrum, point, noise, gain, seconds))
         say(f"round {t}: trained at α = {alpha_t:.4g} ({trained.grad_evals:g} gradient-equivalents); "
             f"{spectrum.method}/{spectrum.curvature} spectrum ({spectrum.num_hvps} products); fixed point "
             f"α = {point.alpha:.4g}, γ = {point.gamma:.4g}, log-evidence {point.evidence.log_evidence:.6g}")
-        if abs(math.log(point.alpha / alpha_t)) <= rtol:
+        if abs(math.log(point.alpha / alpha_t)) <= max(rtol, 2 * noise) or (
+                min_gain > 0 and gain[0] <= max(min_gain, 2 * gain[1])):
             converged = True
             break
         if t < max_trainings:
@@ -202,7 +264,8 @@ def tune_alpha(objective: Objective, likelihood: Likelihood, *, alpha0: float = 
     assert point is not None and spectrum is not None
     compute = {"trainings": len(fits), "training_grad_evals": training, "curvature_products": hvps,
                "gradients": grads, "hvp_cost": hvp_cost, "curvature_data_fraction": fraction,
-               "grad_equivalents": training + fraction * (grads + hvp_cost * hvps)}
+               "grad_equivalents": training + fraction * (grads + hvp_cost * hvps),
+               "curvature_seconds": curvature_seconds, "seconds": time.perf_counter() - start}
     return TuneResult(point.alpha, alpha_t, point.beta, point.summed_alpha, point.gamma,
                       point.evidence.log_evidence, point.evidence.stderr, converged, len(fits), rounds, compute,
                       time.perf_counter() - start, w, spectrum, fits)

@@ -3,8 +3,10 @@
 An experiment is three pure-ish parts, registered together with :func:`register`:
 
 * ``compute(ctx) -> summary``: the numbers (a strict-JSON-able dict). It trains through
-  ``ctx.train`` (so every run lands in the run store, and the result carries the run's
-  model, splits and loss function) and may note example configs in ``ctx.configs``;
+  ``ctx.train_many`` (a list of runs, through the sweep engine: runs that differ only in
+  strength, regularizer kind, seed or learning rate train together in one vectorized pass)
+  or ``ctx.train`` (one run); every run lands in the run store, and the result carries the
+  run's model, splits and loss function. It may note example configs in ``ctx.configs``;
 * ``figures(summary) -> {stem: matplotlib Figure}``: drawn from the summary alone (no
   training, no data loading), so ``reglab report`` can redraw them from ``summary.json``;
 * ``tables(summary) -> [Table]`` and ``reading(summary) -> str``: also from the summary.
@@ -17,22 +19,26 @@ stored experiment again from its ``summary.json``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from reglab._json import dumps, strict_json as _strict_json
 from reglab._version import __version__
-from reglab.config import RunConfig, parse_config
+from reglab.config import RunConfig, config_hash, parse_config
+from reglab.data import load_dataset
 from reglab.errors import ConfigError, RunError
 from reglab.store import RunStore
-from reglab.train import RunResult, Trainer, train
+from reglab.sweep import ENGINES, InProcessExecutor, PointOutcome, PointReport, plan_sweep, run_sweep, sweep_of
+from reglab.train import RunResult, Trainer, get_loss, load_run, train
 
 FINAL_ONLY = 10**9  # train.checkpoint_every for runs that keep only their final checkpoint
+ENGINE_ENV = "REGLAB_EXPERIMENT_ENGINE"  # the default of run_experiment(engine=...) and --engine
 
 __all__ = ["FINAL_ONLY", "full_batch_linear_config", "ExperimentContext", "ExperimentResult", "ExperimentRun",
            "Table", "Experiment", "EXPERIMENTS", "register", "run_experiment", "redraw", "save_figures",
@@ -89,7 +95,14 @@ class ExperimentRun(RunResult):
 
 @dataclass
 class ExperimentContext:
-    """Where an experiment trains, and how big it should be."""
+    """Where an experiment trains, and how big it should be.
+
+    ``engine`` is how :meth:`train_many` trains a list of runs (:data:`reglab.sweep.ENGINES`):
+    ``"vectorized"`` (runs that share data, model and training settings in one pass),
+    ``"auto"`` (time both engines per group, keep the faster) or ``"separate"`` (one run at a
+    time, as :meth:`train` does). ``log`` receives progress lines: runs done of total and the
+    current pass's epochs.
+    """
 
     name: str
     out: Path
@@ -99,6 +112,7 @@ class ExperimentContext:
     log: Callable[[str], None] = lambda message: None
     run_ids: list[str] = field(default_factory=list)
     configs: dict[str, Any] = field(default_factory=dict)
+    engine: str = "vectorized"
 
     def config(self, raw: dict[str, Any]) -> RunConfig:
         """Validate a run config given as a plain dict (the experiments build theirs in code)."""
@@ -109,10 +123,128 @@ class ExperimentContext:
         if isinstance(cfg, dict):
             cfg = self.config(cfg)
         trainer = Trainer(cfg)
-        result = train(cfg, out=self.store_root, trainer=trainer)
+        label = f"run {len(self.run_ids) + 1} ({cfg.name or 'unnamed'})"
+
+        def progress(epoch: int, epochs: int, _metrics: dict) -> None:
+            if _shown(epoch, epochs):
+                self.log(f"{label}: epoch {epoch}/{epochs}")
+
+        result = train(cfg, out=self.store_root, trainer=trainer, progress=progress)
         self.run_ids.append(result.run_id)
         return ExperimentRun(**{f.name: getattr(result, f.name) for f in fields(RunResult)},
                              splits=trainer.splits, loss_fn=trainer.loss_fn, config=cfg)
+
+    def train_many(self, cfgs: Sequence[RunConfig | dict[str, Any]]) -> list[ExperimentRun]:
+        """Train a list of runs through the sweep engine and store each; one result per config, in order.
+
+        The configs become one sweep (:func:`reglab.sweep.sweep_of`) run in this process by
+        :func:`reglab.sweep.run_sweep` with ``engine=self.engine``: configs that differ only in
+        what the vectorized engine gives each member (regularizer strengths and kinds,
+        ``train.seed``, ``train.lr``, the name) train together in one pass, the others one by
+        one, and the driver stores every run (its id goes to ``run_ids``). Each result is what
+        :meth:`train` returns for that config, with the same numbers (up to the rounding of
+        batched products, ≤ 1e-6 relative in float64): history, final metrics, the trained model
+        (None for a member that diverged inside a vectorized pass), splits and loss. A config
+        already completed in the store is not trained again; its run is read back. Repeated
+        configs share one run. A point that fails raises :class:`reglab.errors.RunError`.
+        """
+        configs = [self.config(c) if isinstance(c, dict) else c for c in cfgs]
+        unique: dict[str, RunConfig] = {}
+        for cfg in configs:
+            unique.setdefault(config_hash(cfg), cfg)
+        sweep = sweep_of(list(unique.values()), name=self.name)
+        units, _ = plan_sweep(sweep, out=self.store_root, engine=self.engine)
+        executor = _Passes(len(units), len(sweep), self.log, keep_models=True)
+        result = run_sweep(sweep, out=self.store_root, executor=executor, engine=self.engine,
+                           progress=executor.runs_done, argv=["experiment", self.name])
+        self.log(f"runs {len(sweep)}/{len(sweep)} done")
+        data = _SplitsCache()
+        runs = {report.id: self._run_of(report, executor.outcomes.get(report.index), sweep.points[report.index].config,
+                                        data) for report in result.points}
+        self.run_ids.extend(run.run_id for run in runs.values() if run.run_id not in self.run_ids)
+        return [runs[config_hash(cfg)] for cfg in configs]
+
+    def _run_of(self, report: PointReport, outcome: PointOutcome | None, cfg: RunConfig,
+                data: "_SplitsCache") -> ExperimentRun:
+        """The :class:`ExperimentRun` of one sweep point: trained just now (``outcome``) or read from the store."""
+        if report.status == "failed":
+            raise RunError(f"experiment {self.name}: run {cfg.name or report.id[:8]} failed: {report.reason}")
+        store = RunStore(self.store_root)
+        run_dir = store.run_dir(report.run_id)
+        if outcome is not None:
+            r = outcome.result
+            status, reason, final, history, penalized, model = (r.status, r.reason, r.final, r.history, r.penalized,
+                                                                r.model)
+            if model is not None and cfg.train.checkpoint and not (run_dir / "checkpoint.pt").exists():
+                _save_final_weights(model, history, run_dir / "checkpoint.pt")
+        else:
+            if report.status not in ("completed", "diverged"):
+                raise RunError(f"experiment {self.name}: run {report.run_id} of {cfg.name or report.id[:8]} is "
+                               f"{report.status} ({report.reason}); wait for it or remove it from {self.store_root}")
+            record = store.get_run(report.run_id)
+            status, reason, final, history = record["status"], record["reason"], record["final"], store.metrics(
+                report.run_id)
+            penalized = list(record.get("penalized") or [])
+            model = load_run(run_dir)[0] if (run_dir / "checkpoint.pt").exists() else None
+            if model is None and status == "completed":  # stored without its weights: train it again
+                return self.train(cfg)
+        splits, loss_fn = data.get(cfg)
+        return ExperimentRun(run_id=report.run_id, status=status, reason=reason, final=final, history=history,
+                             penalized=penalized, config_hash=report.id, run_dir=str(run_dir), model=model,
+                             splits=splits, loss_fn=loss_fn, config=cfg)
+
+
+class _Passes(InProcessExecutor):
+    """The in-process executor of :meth:`ExperimentContext.train_many`, telling ``log`` how far it is:
+    runs done of total, and the current pass's epochs."""
+
+    def __init__(self, passes: int, total: int, log: Callable[[str], None], *, keep_models: bool) -> None:
+        super().__init__(self._epoch, keep_models=keep_models, on_submit=self._next_pass)
+        self.passes, self.total, self.log = passes, total, log
+        self.done, self.current, self.members = 0, 0, 0
+
+    def _next_pass(self, unit: Any) -> None:
+        self.current, self.members = self.current + 1, len(unit.members)
+        self.log(f"runs {self.done}/{self.total} done; pass {self.current}/{self.passes} "
+                 f"({unit.engine}, {self.members} run{'s' if self.members > 1 else ''}) starts")
+
+    def _epoch(self, epoch: int, epochs: int) -> None:
+        if not _shown(epoch, epochs):
+            return
+        self.log(f"runs {self.done}/{self.total} done; pass {self.current}/{self.passes} "
+                 f"({self.members} run{'s' if self.members > 1 else ''}): epoch {epoch}/{epochs}")
+
+    def runs_done(self, done: int, total: int, text: str) -> None:
+        self.done, self.total = done, total
+
+
+def _shown(epoch: int, epochs: int, lines: int = 20) -> bool:
+    """Whether epoch ``epoch`` of ``epochs`` gets a progress line: about ``lines`` per pass, the last always."""
+    return epoch == epochs or epoch % max(1, epochs // lines) == 0
+
+
+class _SplitsCache:
+    """Each distinct data config loaded once (data sets are seeded: the splits the trainer used)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, cfg: RunConfig) -> tuple[Any, Any]:
+        key = json.dumps([cfg.data.model_dump(mode="json"), cfg.train.loss], sort_keys=True)
+        if key not in self._loaded:
+            splits = load_dataset(cfg.data)
+            self._loaded[key] = (splits, get_loss(cfg.train.loss, splits.task)[1])
+        return self._loaded[key]
+
+
+def _save_final_weights(model: torch.nn.Module, history: list[dict[str, float]], path: Path) -> None:
+    """The trained weights where :func:`reglab.train.load_run` reads them, for a run the sweep stored without.
+
+    Only the model and the history (no optimizer state): a completed run is never resumed.
+    """
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "history": history}, tmp)
+    os.replace(tmp, path)
 
 
 def _no_tables(summary: Summary) -> list[Table]:
@@ -186,15 +318,23 @@ def _experiment(name: str) -> Experiment:
 
 
 def run_experiment(name: str, out: str | Path = "reglab-runs", *, quick: bool = False, seeds: int = 1,
-                   log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Run a built-in experiment; write ``OUT/experiments/NAME/summary.json`` and figures; return the document."""
+                   log: Callable[[str], None] = lambda m: None, engine: str | None = None) -> dict[str, Any]:
+    """Run a built-in experiment; write ``OUT/experiments/NAME/summary.json`` and figures; return the document.
+
+    ``engine`` is how the experiment's lists of runs train (:attr:`ExperimentContext.engine`):
+    ``"vectorized"`` (the default), ``"auto"`` or ``"separate"``; None reads the environment
+    variable ``REGLAB_EXPERIMENT_ENGINE`` (default ``"vectorized"``). The document records it.
+    """
     exp = _experiment(name)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    engine = engine if engine is not None else os.environ.get(ENGINE_ENV, "vectorized")
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}", field="--engine")
     root = Path(out)
     RunStore(root)
     ctx = ExperimentContext(name=name, out=root / "experiments" / name, store_root=root, quick=quick, seeds=seeds,
-                            log=log)
+                            log=log, engine=engine)
     ctx.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     torch_threads = torch.get_num_threads()
@@ -203,7 +343,7 @@ def run_experiment(name: str, out: str | Path = "reglab-runs", *, quick: bool = 
     document = _strict_json({
         "name": name, "title": exp.title, "source": exp.source, "description": exp.description,
         "order": list(EXPERIMENTS).index(name),
-        "quick": quick, "seeds": seeds, "seconds": time.perf_counter() - start,
+        "quick": quick, "seeds": seeds, "engine": engine, "seconds": time.perf_counter() - start,
         "versions": {"reglab": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "threads": torch_threads, "run_ids": ctx.run_ids, "figures": figures,
         "summary": summary, "tables": [asdict(t) for t in exp.tables(summary)], "reading": exp.reading(summary),

@@ -65,10 +65,9 @@ def compute(ctx: ExperimentContext) -> dict:
     gallery = _gallery()
     variants = _variants(ctx.quick)
     histories: dict[str, list[list[dict]]] = {v: [] for v in variants}
-    for seed in range(ctx.seeds):
-        for variant, augment in variants.items():
-            ctx.log(f"{variant}, seed {seed}")
-            histories[variant].append(ctx.train(_config(variant, augment, seed, ctx.quick)).history)
+    grid = [(variant, augment, seed) for seed in range(ctx.seeds) for variant, augment in variants.items()]
+    for (variant, _, _), run in zip(grid, ctx.train_many([_config(v, a, s, ctx.quick) for v, a, s in grid])):
+        histories[variant].append(run.history)
     ctx.configs.update({v: _config(v, a, 0, ctx.quick) for v, a in variants.items()})
     return {"convention": CONVENTION, "gallery": gallery, "augment": AUGMENT,
             "n_train": _config("x", None, 0, ctx.quick)["data"]["n_train"],

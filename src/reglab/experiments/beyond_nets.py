@@ -73,7 +73,7 @@ def _mlp_config(dataset: str, alpha: float, seed: int, quick: bool) -> dict:
         "model": {"kind": "mlp", "hidden": spec["hidden"], "activation": "relu"},
         "train": {"epochs": spec["epochs"][0 if quick else 1], "seed": seed, "batch_size": 32, "lr": 0.05,
                   "momentum": 0.9, "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l2", "alpha": alpha}] if alpha > 0 else [],
+        "regularizer": [{"kind": "l2", "alpha": alpha}],  # α = 0 too: every α of a seed shares one pass
     }
 
 
@@ -115,17 +115,16 @@ def _aggregate(strengths: list[float], per_seed: list[list[tuple[float, float, i
 def _sweep(ctx: ExperimentContext, dataset: str, grids: dict) -> dict:
     """All three methods over their strength grids on one data set, for every seed."""
     svm_runs, tree_runs, mlp_runs = [], [], []
+    ctx.log(f"{dataset}: MLP over α × seeds")
+    trained = iter(ctx.train_many([_mlp_config(dataset, alpha, seed, ctx.quick)
+                                   for seed in range(ctx.seeds) for alpha in grids["alpha"]]))
     for seed in range(ctx.seeds):
         x, y, x_test, y_test = arrays(dataset, seed, ctx.quick)
         ctx.log(f"{dataset}: SVM and tree, seed {seed}")
         svm_runs.append([svm_errors(x, y, x_test, y_test, s) for s in grids["svm_inv_c"]])
         tree_runs.append([tree_errors(x, y, x_test, y_test, a, seed) for a in grids["ccp_alpha"]])
-        runs = []
-        for alpha in grids["alpha"]:
-            ctx.log(f"{dataset}: MLP α = {alpha:g}, seed {seed}")
-            final = ctx.train(_mlp_config(dataset, alpha, seed, ctx.quick)).final
-            runs.append((final["train_error"], final["test_error"], final["weight_norm"]))
-        mlp_runs.append(runs)
+        finals = [next(trained).final for _ in grids["alpha"]]
+        mlp_runs.append([(f["train_error"], f["test_error"], f["weight_norm"]) for f in finals])
     methods = {
         "svm": {"name": "linear SVM", "axis": "1/C", **_aggregate(grids["svm_inv_c"], svm_runs, "support_vectors")},
         "tree": {"name": "decision tree", "axis": "ccp_alpha", **_aggregate(grids["ccp_alpha"], tree_runs, "leaves")},

@@ -60,13 +60,11 @@ def _config(variant: str, seed: int, quick: bool) -> dict:
 def compute(ctx: ExperimentContext) -> dict:
     histories: dict[str, list[list[dict]]] = {v: [] for v in VARIANTS}
     halving_checks = []
-    for seed in range(ctx.seeds):
-        for variant in VARIANTS:
-            ctx.log(f"{variant}, seed {seed}")
-            result = ctx.train(_config(variant, seed, ctx.quick))
-            histories[variant].append(result.history)
-            if VARIANTS[variant] == "halving":
-                halving_checks.append(_halved_weights_check(result, seed))
+    grid = [(variant, seed) for seed in range(ctx.seeds) for variant in VARIANTS]
+    for (variant, seed), result in zip(grid, ctx.train_many([_config(v, s, ctx.quick) for v, s in grid])):
+        histories[variant].append(result.history)
+        if VARIANTS[variant] == "halving":
+            halving_checks.append(_halved_weights_check(result, seed))
     ctx.configs.update({v: _config(v, 0, ctx.quick) for v in VARIANTS})
     return {"convention": CONVENTION, "p": P,
             "per_variant": {v: summarize_histories(runs) for v, runs in histories.items()},

@@ -93,13 +93,12 @@ def reading(summary: dict) -> str:
 
 
 def _net_part(ctx: ExperimentContext, patience: int) -> dict:
-    seeds = []
-    for seed in range(ctx.seeds):
-        ctx.log(f"MNIST MLP seed {seed}: without early stopping, then with it on val_loss and on val_error "
-                f"(patience {patience})")
-        full = ctx.train(_net_config(seed, ctx.quick, None))
-        stops = {m: ctx.train(_net_config(seed, ctx.quick, patience, m)) for m in MONITORS}
-        seeds.append(_seed_record(seed, full, stops))
+    ctx.log(f"MNIST MLP, {ctx.seeds} seed(s): without early stopping (the seeds in one pass), then with it on "
+            f"{' and on '.join(MONITORS)} (patience {patience})")
+    fulls = ctx.train_many([_net_config(seed, ctx.quick, None) for seed in range(ctx.seeds)])
+    stopped = iter(ctx.train_many([_net_config(seed, ctx.quick, patience, m) for seed in range(ctx.seeds)
+                                   for m in MONITORS]))
+    seeds = [_seed_record(seed, full, {m: next(stopped) for m in MONITORS}) for seed, full in enumerate(fulls)]
     first = seeds[0]
     out = {"patience": patience, "monitors": list(MONITORS), "epochs": len(first["curves"]["val_loss"]),
            "seeds": seeds, "test_error_last_epoch": stat([s["test_error_last_epoch"] for s in seeds])}

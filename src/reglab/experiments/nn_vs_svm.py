@@ -80,13 +80,11 @@ def compute(ctx: ExperimentContext) -> dict:
     mlp_test: dict[int, list[float]] = {n: [] for n in sizes}
     mlp_train: dict[int, list[float]] = {n: [] for n in sizes}
     trained_on = {}  # n → the splits ctx.train loaded (the same for every seed)
-    for seed in range(ctx.seeds):
-        for n in sizes:
-            ctx.log(f"MLP n = {n}, seed {seed}")
-            result = ctx.train(_config(n, seed, ctx.quick))
-            final, trained_on[n] = result.final, result.splits
-            mlp_test[n].append(1.0 - final["test_error"])
-            mlp_train[n].append(1.0 - final["train_error"])
+    grid = [(n, seed) for seed in range(ctx.seeds) for n in sizes]  # one pass per size: its seeds together
+    for (n, _), result in zip(grid, ctx.train_many([_config(n, seed, ctx.quick) for n, seed in grid])):
+        final, trained_on[n] = result.final, result.splits
+        mlp_test[n].append(1.0 - final["test_error"])
+        mlp_train[n].append(1.0 - final["train_error"])
     svm = {}
     for n in sizes:
         ctx.log(f"SVM n = {n}")

@@ -91,10 +91,8 @@ def _case(ctx: ExperimentContext, seed: int, lambdas: np.ndarray, train_idx: lis
     obj = Objective(model, half_mse, (X, y), dtype=torch.float64)  # C₀ only: no penalty term is asked of it
     pgd, steps = zip(*[_projected_gradient(obj, float(k)) for k in radii])
     pgd = torch.stack(pgd)
-    trained = {}
-    for i in train_idx:
-        result = ctx.train(_ball_config(seed, float(radii[i]), float(lambdas[i]), ctx.quick))
-        trained[i] = (linear_weight(result.model), result.run_id)
+    runs = ctx.train_many([_ball_config(seed, float(radii[i]), float(lambdas[i]), ctx.quick) for i in train_idx])
+    trained = {i: (linear_weight(result.model), result.run_id) for i, result in zip(train_idx, runs)}
 
     k_fine = np.linspace(0.02, 1.0, 80) * float(w_star.norm())
     lam_fine = np.logspace(np.log10(lambdas[0]) - 0.5, np.log10(lambdas[-1]) + 0.5, 120)

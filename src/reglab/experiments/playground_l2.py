@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reglab.experiments._base import FINAL_ONLY, ExperimentContext, Table, register
+from reglab.experiments._base import FINAL_ONLY, ExperimentContext, ExperimentRun, Table, register
 from reglab.experiments._common import fmt_pm, stat
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.models import PLAYGROUND_FEATURE_NAMES
@@ -57,7 +57,7 @@ def _config(rate: float, seed: int, quick: bool) -> dict:
         "model": {"kind": "logistic", "features": "playground"},
         "train": {"epochs": 80 if quick else 500, "seed": seed, "batch_size": 10, "lr": 0.01,
                   "checkpoint_every": FINAL_ONLY},
-        "regularizer": [{"kind": "l2", "alpha": alpha}] if alpha > 0 else [],
+        "regularizer": [{"kind": "l2", "alpha": alpha}],  # rate 0 too: a seed's rates share one pass
     }
 
 
@@ -76,8 +76,7 @@ def _boundary(model: nn.Module, lim: float) -> list[list[float]]:
     return np.round(prob.reshape(GRID, GRID).numpy(), 5).tolist()
 
 
-def _one_run(ctx: ExperimentContext, rate: float, seed: int) -> dict:
-    result = ctx.train(_config(rate, seed, ctx.quick))
+def _one_run(result: ExperimentRun) -> dict:
     layer = _linear(result.model)
     W = layer.weight.detach().cpu().double()
     b = layer.bias.detach().cpu().double()
@@ -96,10 +95,9 @@ def _one_run(ctx: ExperimentContext, rate: float, seed: int) -> dict:
 
 def compute(ctx: ExperimentContext) -> dict:
     runs: dict[float, list[dict]] = {rate: [] for rate in RATES}
-    for seed in range(ctx.seeds):
-        for rate in RATES:
-            ctx.log(f"rate = {rate:g}, seed {seed}")
-            runs[rate].append(_one_run(ctx, rate, seed))
+    grid = [(rate, seed) for seed in range(ctx.seeds) for rate in RATES]
+    for (rate, _), result in zip(grid, ctx.train_many([_config(rate, seed, ctx.quick) for rate, seed in grid])):
+        runs[rate].append(_one_run(result))
 
     splits = runs[RATES[0]][0]["splits"]  # seed 0's data, as the trainer loaded it
     everything = torch.cat([splits.train.x, splits.test.x])

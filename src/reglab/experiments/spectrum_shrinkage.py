@@ -43,7 +43,7 @@ import torch
 
 from reglab.config import parse_config
 from reglab.curvature import Objective, dense_hessian, eigen
-from reglab.experiments._base import ExperimentContext, Table, register
+from reglab.experiments._base import ExperimentContext, ExperimentRun, Table, register
 from reglab.experiments._plot import PALETTE, new_figure
 from reglab.regularize import select_parameters
 from reglab.theory import effective_parameters, shrink_factors
@@ -100,9 +100,8 @@ def _verify_problems(quick: bool) -> dict[str, dict]:
     }
 
 
-def _mlp_spectrum(ctx: ExperimentContext, seed: int) -> dict:
-    """Train the MLP, take the dense float64 Hessian of the mean loss w.r.t. its weights, diagonalize it."""
-    result = ctx.train(_mlp_config(seed, ctx.quick))
+def _mlp_spectrum(result: ExperimentRun, seed: int) -> dict:
+    """The trained MLP's dense float64 Hessian of the mean loss w.r.t. its weights, diagonalized."""
     cfg, splits, loss_fn = result.config, result.splits, result.loss_fn
     names = [n for n, _ in select_parameters(result.model, "weights")]
     # w = the weights; the biases are held at their trained values
@@ -134,10 +133,12 @@ def _verify_summary(problem: dict) -> dict:
 
 
 def compute(ctx: ExperimentContext) -> dict:
+    ctx.log(f"MLP on digits, {ctx.seeds} seed(s): train (the seeds in one pass)")
+    runs = ctx.train_many([_mlp_config(seed, ctx.quick) for seed in range(ctx.seeds)])
     spectra = []
-    for seed in range(ctx.seeds):
-        ctx.log(f"MLP on digits, seed {seed}: train, dense Hessian, eigenvalues")
-        spectra.append(_mlp_spectrum(ctx, seed))
+    for seed, result in enumerate(runs):
+        ctx.log(f"MLP on digits, seed {seed}: dense Hessian, eigenvalues")
+        spectra.append(_mlp_spectrum(result, seed))
     checks = {}
     for name, problem in _verify_problems(ctx.quick).items():
         ctx.log(f"verify: {name}")

@@ -1,5 +1,5 @@
-"""The HTML report: figures, tables and readings of stored experiments (never retrains)."""
+"""The HTML report: figures, tables and readings of stored experiments and sweeps (never retrains)."""
 
-from reglab.report._html import build_report, collect_experiments
+from reglab.report._html import build_report, collect_experiments, collect_sweeps
 
-__all__ = ["build_report", "collect_experiments"]
+__all__ = ["build_report", "collect_experiments", "collect_sweeps"]

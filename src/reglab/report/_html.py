@@ -1,7 +1,8 @@
-"""``reglab report``: one self-contained HTML page from the experiments stored in a results folder.
+"""``reglab report``: one self-contained HTML page from the experiments and sweeps stored in a results folder.
 
-Reporting reads stored results only (``OUT/experiments/*/summary.json`` and the PNGs
-beside them); it never trains. Images are embedded as base64 so the page is one file.
+Reporting reads stored results only (``OUT/experiments/*/summary.json``, the sweep
+comparisons in ``OUT/sweeps/*/summary.json`` that ``reglab runs compare`` writes, and the
+PNGs beside them); it never trains. Images are embedded as base64 so the page is one file.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from reglab._version import __version__
 from reglab.errors import RunError
 
-__all__ = ["build_report", "collect_experiments"]
+__all__ = ["build_report", "collect_experiments", "collect_sweeps"]
 
 
 def _cell(value: Any) -> str:
@@ -49,6 +50,28 @@ def _problem(doc: Any) -> str | None:
     return None
 
 
+def _summaries(folder: Path, problem_of: Callable[[Any], str | None],
+               skipped: list[dict[str, str]] | None) -> list[tuple[Path, dict[str, Any]]]:
+    """``(path, document)`` of each readable ``folder/*/summary.json`` that ``problem_of`` accepts.
+
+    The others are left out, with ``{"path", "reason"}`` appended to ``skipped`` when given:
+    one damaged file does not take the whole report down.
+    """
+    found = []
+    for path in sorted(folder.glob("*/summary.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            problem = problem_of(doc)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = f"it cannot be read as JSON ({exc})"
+        if problem:
+            if skipped is not None:
+                skipped.append({"path": str(path), "reason": problem})
+            continue
+        found.append((path, doc))
+    return found
+
+
 def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Every ``experiments/NAME/summary.json`` under ``directory``, in the registry's order.
 
@@ -61,23 +84,9 @@ def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | N
     root = Path(directory)
     if not root.is_dir():
         raise RunError(f"no such results folder: {root}", field="DIRECTORY")
-    found = []
-    for path in sorted((root / "experiments").glob("*/summary.json")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            problem = _problem(doc)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problem = f"it cannot be read as JSON ({exc})"
-        if problem:
-            if skipped is not None:
-                skipped.append({"path": str(path), "reason": problem})
-            continue
-        doc = {**_DEFAULTS, **doc}
-        doc["images"] = [
-            {"name": name, "data": base64.b64encode((path.parent / name).read_bytes()).decode("ascii")}
-            for name in doc.get("figures", []) if name.endswith(".png") and (path.parent / name).exists()
-        ]
-        found.append(doc)
+    found = [{**_DEFAULTS, **doc, "images": _images(path.parent, doc.get("figures", []))}
+             for path, doc in _summaries(root / "experiments", _problem, skipped)]
+
     def position(doc: dict[str, Any]) -> tuple[int, int, str]:
         order = doc.get("order")
         known = isinstance(order, int) and not isinstance(order, bool)
@@ -86,15 +95,43 @@ def collect_experiments(directory: str | Path, skipped: list[dict[str, str]] | N
     return sorted(found, key=position)
 
 
+def _sweep_problem(doc: Any) -> str | None:
+    """Why a parsed sweep summary cannot be shown, or None when it can."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("sweep_id"), str):
+        return "it is not a sweep summary (no sweep_id)"
+    table = doc.get("table")
+    if not isinstance(table, dict) or not {"title", "columns", "rows"} <= set(table) \
+            or not isinstance(table["rows"], list):
+        return "its table is not {title, columns, rows}"
+    if not isinstance(doc.get("figures", []), list):
+        return "its figures are not a list"
+    return None
+
+
+def _images(folder: Path, names: list[Any]) -> list[dict[str, str]]:
+    return [{"name": name, "data": base64.b64encode((folder / name).read_bytes()).decode("ascii")}
+            for name in names if isinstance(name, str) and name.endswith(".png") and (folder / name).exists()]
+
+
+def collect_sweeps(directory: str | Path, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Every ``sweeps/SWEEP_ID/summary.json`` under ``directory`` (by sweep id), with its PNGs embedded.
+
+    A summary that cannot be read or lacks its table is left out and reported in ``skipped``.
+    """
+    return [{"name": None, "metric": "", **doc, "images": _images(path.parent, doc.get("figures", []))}
+            for path, doc in _summaries(Path(directory) / "sweeps", _sweep_problem, skipped)]
+
+
 def build_report(directory: str | Path, output: str | Path | None = None, *, title: str = "reglab report",
                  skipped: list[dict[str, str]] | None = None) -> Path:
     """Write ``DIR/report.html`` (or ``output``) and return its path; unreadable summaries go to ``skipped``."""
     root = Path(directory)
     experiments = collect_experiments(root, skipped)
+    sweeps = collect_sweeps(root, skipped)
     env = Environment(loader=PackageLoader("reglab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     env.filters["cell"] = _cell
     html = env.get_template("report.html.j2").render(
-        title=title, experiments=experiments, source_dir=str(root), version=__version__,
+        title=title, experiments=experiments, sweeps=sweeps, source_dir=str(root), version=__version__,
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     target = Path(output) if output else root / "report.html"
     try:

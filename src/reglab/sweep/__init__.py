@@ -25,10 +25,10 @@ from reglab.sweep._executors import (
 )
 from reglab.sweep._plan import ENGINES, VECTORIZABLE_KINDS, Member, WorkUnit, plan_units
 from reglab.sweep._timing import EngineTiming, time_engines
-from reglab.sweep._spec import GridPoint, Sweep, axis_values, load_sweep, parse_sweep
+from reglab.sweep._spec import GridPoint, Sweep, axis_values, load_sweep, parse_sweep, sweep_of
 from reglab.sweep._work import PointOutcome, run_unit
 
-__all__ = ["load_sweep", "parse_sweep", "axis_values", "Sweep", "GridPoint", "run_sweep", "plan_sweep", "SweepResult",
+__all__ = ["load_sweep", "parse_sweep", "sweep_of", "axis_values", "Sweep", "GridPoint", "run_sweep", "plan_sweep", "SweepResult",
            "PointReport", "DONE_STATUSES", "plan_units", "ENGINES", "EngineTiming", "time_engines", "WorkUnit", "Member", "VECTORIZABLE_KINDS",
            "VectorizedTrainer", "train_vectorized", "MemberResult", "run_unit", "PointOutcome", "Executor",
            "InProcessExecutor", "ProcessExecutor", "DaskExecutor", "WorkerLost", "make_executor", "EXECUTORS"]

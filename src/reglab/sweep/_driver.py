@@ -8,7 +8,10 @@ the process that trains a unit holds its run folders' locks
 back, the driver records each point's epochs and final status. A point is
 *done* when the store holds a ``completed`` or ``diverged`` run of its config
 hash (both are deterministic outcomes); rerunning a sweep skips those and trains
-the rest again (``failed``, ``interrupted``, never started). Ctrl-C or SIGTERM
+the rest again (``failed``, ``interrupted``, never started): an interrupted point
+whose run folder holds a checkpoint (a vectorized pass writes one per member every
+``train.checkpoint_every`` epochs) gets that run back and continues from the
+checkpoint, the others start afresh. Ctrl-C or SIGTERM
 (as KeyboardInterrupt) stops the executor, stores the points in flight as
 ``interrupted`` and keeps everything that finished.
 """
@@ -35,6 +38,7 @@ from reglab.sweep._plan import WorkUnit, plan_units
 from reglab.sweep._spec import GridPoint, Sweep
 from reglab.sweep._work import PointOutcome
 from reglab.train import resolve_device
+from reglab.train._run import CHECKPOINT
 
 __all__ = ["PointReport", "SweepResult", "run_sweep", "plan_sweep", "DONE_STATUSES"]
 
@@ -58,11 +62,14 @@ class PointReport:
     run_id: str | None = None
     skipped: bool = False
     error_kind: str | None = None
+    resumed_from: int = 0  # the checkpoint's epoch when an interrupted run was continued
+    epochs_trained: int = 0  # epochs trained by this sweep run (fewer than train.epochs when resumed)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "index": self.index, "config": self.config, "status": self.status,
                 "reason": self.reason, "engine": self.engine, "engine_reason": self.engine_reason,
-                "final": self.final, "run_id": self.run_id, "skipped": self.skipped}
+                "final": self.final, "run_id": self.run_id, "skipped": self.skipped,
+                "resumed_from": self.resumed_from, "epochs_trained": self.epochs_trained}
 
 
 @dataclass
@@ -169,6 +176,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
     runner = executor if isinstance(executor, Executor) else make_executor(
         executor, workers, n_units=len(units), scheduler=scheduler, epoch_progress=epoch_progress)
     points = {p.index: p for p in sweep.points}
+    interrupted = {r["config_hash"] for r in store.list_runs() if r["status"] == "interrupted"} if units else set()
     opened: dict[int, str] = {}  # point index → run id, created but not yet recorded
     tell()
     try:
@@ -179,7 +187,7 @@ def run_sweep(sweep: Sweep, *, out: str | os.PathLike = DEFAULT_OUT, executor: s
                 while pending and len(in_flight) < runner.capacity:
                     unit = pending.pop(0)
                     state["pass"] += 1
-                    unit = unit.with_run_dirs(_open_runs(store, sweep, unit, points, opened, argv))
+                    unit = unit.with_run_dirs(_open_runs(store, sweep, unit, points, opened, argv, interrupted))
                     in_flight[runner.submit(unit)] = unit
                 for future in runner.wait_first(in_flight):
                     unit = in_flight.pop(future)
@@ -210,11 +218,21 @@ def _outcomes(runner: Executor, future: Any, unit: WorkUnit) -> list[PointOutcom
 
 
 def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, GridPoint],
-               opened: dict[int, str], argv: list[str] | None) -> dict[int, str]:
-    """Create each member's run (folder, config.toml, a ``created`` row); return index → run folder."""
+               opened: dict[int, str], argv: list[str] | None, interrupted: set[str]) -> dict[int, str]:
+    """Create each member's run (folder, config.toml, a ``created`` row); return index → run folder.
+
+    A point with an interrupted run (``interrupted``: config hashes) whose folder holds a
+    checkpoint gets that run back instead, and its trainer continues from the checkpoint.
+    """
     dirs = {}
     for member in unit.members:
         point = points[member.index]
+        resumed = _resumable(store, point.id) if unit.engine != "separate" and point.id in interrupted else None
+        if resumed is not None:  # an interrupted pass left a checkpoint: its trainer continues from there
+            store.mark_running(resumed, [])
+            opened[member.index] = resumed
+            dirs[member.index] = str(store.run_dir(resumed))
+            continue
         run_id = f"{point.id[:8]}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
         run_dir = store.run_dir(run_id)
         run_dir.mkdir(parents=True)
@@ -238,6 +256,18 @@ def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, 
     return dirs
 
 
+def _resumable(store: RunStore, config_hash: str) -> str | None:
+    """The interrupted run of this config whose folder holds a checkpoint and no live owner, if any."""
+    run = store.find_resumable(config_hash)
+    if run is None or run["status"] != "interrupted" or not (store.run_dir(run["id"]) / CHECKPOINT).exists():
+        return None
+    lock = RunLock(store.run_dir(run["id"]))
+    if not lock.acquire():
+        return None
+    lock.release()
+    return run["id"]
+
+
 def _device(name: str) -> str:
     """The device the run will use; a device that is missing here is the worker's error to report, not ours."""
     try:
@@ -254,6 +284,7 @@ def _record(store: RunStore, report: PointReport, outcome: PointOutcome, run_id:
     report.status, report.reason, report.final = result.status, result.reason, result.final
     report.engine, report.engine_reason, report.run_id = outcome.engine, outcome.engine_reason, run_id
     report.error_kind = result.error_kind
+    report.resumed_from, report.epochs_trained = result.resumed_from, len(result.history) - result.resumed_from
 
 
 def _best_effort(write: Callable[[], None]) -> None:

@@ -2,8 +2,12 @@
 
 The members' parameters are stacked along a leading member axis
 (``torch.func.stack_module_state``); one mini-batch step evaluates every member
-on its own batch with ``vmap`` over ``functional_call`` and takes per-member
-gradients with ``torch.func.grad``. Each member keeps what makes it its own run:
+on its own batch and takes per-member gradients: for MLP templates in a batched
+formulation (:mod:`reglab.sweep._mlp`: ``baddbmm`` over the stacked weights, one
+backward of the sum of the members' mean losses, gradients into buffers reused
+from step to step; with plain SGD the gradient is never stored, see
+:meth:`VectorizedTrainer._decay`), for any other model with ``vmap`` over
+``functional_call`` and ``torch.func.grad``. Each member keeps what makes it its own run:
 
 * its init (``build_model`` with its ``train.seed`` / ``model.init_seed``) and its
   shuffle order (a ``torch.Generator`` seeded with its ``train.seed``, drawing one
@@ -24,26 +28,43 @@ projections run once per distinct radius on the members that share it. So every
 member computes what its separate :func:`reglab.train.train` run computes, up to
 the rounding of batched matrix products (the tests hold it to 1e-6 in float64). A member whose loss or weights become
 non-finite is recorded as diverged (with the separate run's reason) and dropped
-from the stack; the others go on.
+from the stack; the others go on. Given run folders, each member writes a separate
+run's checkpoint and per-epoch metrics there and resumes from them
+(:mod:`reglab.sweep._checkpoint`).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from reglab.config import RunConfig
-from reglab.data import Splits, load_dataset
+from reglab.data import Split, Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import ops, select_parameters
+from reglab.sweep._checkpoint import MemberCheckpoints, checkpoint_epoch
+from reglab.sweep._mlp import StackedMLP, mlp_layers
 from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
-__all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized"]
+__all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized", "SeparateIsFaster", "PROBE_STEPS"]
+
+PROBE_STEPS = 5  # steps of the pass that ``probe`` times (after one warm-up step)
+
+
+class SeparateIsFaster(Exception):
+    """Raised by a pass whose ``probe`` found separate runs faster (``--engine auto``); nothing was stored."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"a vectorized step took {seconds * 1e3:.2f} ms")
+        self.seconds = seconds
 
 _EVAL_CHUNK = 8192  # as reglab.train's evaluate: chunks weighted by size give the exact mean
 
@@ -59,6 +80,8 @@ class MemberResult:
     penalized: list[str]
     duration_s: float = 0.0
     error_kind: str | None = None  # failed points: "input" (a ReglabError) or "internal" (a bug)
+    resumed_from: int = 0  # the epoch of the checkpoint this training continued from (0: from the start)
+    model: Any = field(default=None, repr=False)  # the trained network, when asked for (keep_models=True)
 
 
 def _strength(entry: Any, n_train: int) -> float:
@@ -89,7 +112,9 @@ class VectorizedTrainer:
     ['completed', 'completed']
     """
 
-    def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None) -> None:
+    def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None,
+                 batched_mlp: bool = True, run_dirs: Sequence[str | None] | None = None,
+                 probe: Callable[[float], bool] | None = None) -> None:
         if not configs:
             raise ValueError("a vectorized group needs at least one config")
         self.configs = list(configs)
@@ -120,7 +145,57 @@ class VectorizedTrainer:
         self.histories: list[list[dict[str, float]]] = [[] for _ in self.configs]
         self.state: dict[str, dict[str, torch.Tensor]] = {}
         self.steps = 0
-        self._columns: dict[tuple[int, str], Any] = {}  # per-member step parameters, rebuilt after compaction
+        self._columns: dict[Any, Any] = {}  # per-member step parameters, rebuilt after compaction
+        self._xbuf: torch.Tensor | None = None
+        self._ybuf: torch.Tensor | None = None
+        layers = mlp_layers(self.template) if batched_mlp else None
+        self.mlp = StackedMLP(layers, self.params, self.loss_fn) if layers else None
+        self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self._splits_as_trained())
+                            if run_dirs is not None and any(d is not None for d in run_dirs) else None)
+        self.resumed_from = self._resume() if self.checkpoints is not None else 0
+        self.probe = probe
+        self._probe_start, self._probe_times = 0.0, []
+        kinds = {k for slot in self.slots for k in slot.kinds}
+        self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
+        self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
+                            else "vmap + functional_call")
+
+    def _splits_as_trained(self) -> Splits:
+        """The splits with the tensors this pass trains on (device, dtype), so that the members'
+        checkpoint trainers share them instead of each converting its own copy."""
+        if all(self.data[n][0] is getattr(self.splits, n).x for n in self.data):
+            return self.splits
+        return dataclasses.replace(self.splits, **{n: Split(*self.data[n]) for n in self.data})
+
+    def _resume(self) -> int:
+        """Continue every member from its checkpoint; they must all stop at one epoch (the caller groups them)."""
+        assert self.checkpoints is not None
+        epochs = {checkpoint_epoch(d) for d in self.checkpoints.run_dirs}
+        if len(epochs) != 1:
+            raise ValueError(f"members of one pass must resume from the same epoch; their checkpoints are at {epochs}")
+        epoch = epochs.pop()
+        if epoch == 0:
+            for m in range(len(self.configs)):
+                self.checkpoints.reset_metrics(m)
+            return 0
+        for m in range(len(self.configs)):
+            params, opt_state, history, generator = self.checkpoints.load(m)
+            for name, t in params.items():
+                self.params[name][m].copy_(t)
+                for key, value in opt_state[name].items():
+                    stack = self.state.setdefault(name, {}).get(key)
+                    if stack is None:
+                        stack = self.state[name][key] = torch.zeros_like(self.params[name])
+                    stack[m].copy_(value)
+            self.generators[m].set_state(generator)
+            self.histories[m] = history
+            self.checkpoints.truncate_metrics(m, history)
+        if any("exp_avg" in s for s in self.state.values()):
+            for s in self.state.values():
+                s["denom"] = torch.empty_like(s["exp_avg"])
+        n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
+        self.steps = epoch * math.ceil(n / bs)
+        return epoch
 
     def _to_device(self, split: Any) -> tuple[torch.Tensor, torch.Tensor]:
         y = split.y.to(self.device)
@@ -144,26 +219,55 @@ class VectorizedTrainer:
         table = torch.tensor(cols, dtype=self.dtype, device=self.device).reshape(len(cols), len(self.active))
         return table.T.contiguous()
 
-    def _step(self, idx: torch.Tensor, l1_alpha: torch.Tensor) -> torch.Tensor:
+    def _grads(self, xb: torch.Tensor, yb: torch.Tensor, l1_alpha: torch.Tensor
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every member's gradient of its mean data loss (+ its L1 term) on its batch, and its data loss."""
+        if self.mlp is None:
+            grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
+            return grads, data_loss
+        grads, data_loss = self.mlp.grads(self.params, xb, yb)
+        for slot in self.slots:  # + α·sign(w): autograd's derivative of ops.l1_penalty (0 at w = 0)
+            column = self._column(slot, "l1", lambda lr, alpha: alpha)
+            if column is not None:
+                for n in slot.names:
+                    grads[n].addcmul_(_per_member(column, grads[n]), self.params[n].sign())
+        return grads, data_loss
+
+    def _batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's mini-batch (M, B, …), gathered into buffers reused from step to step."""
         x, y = self.data["train"]
-        xb, yb = x[idx], y[idx]
-        grads, (_, data_loss) = vmap(grad_and_value(self._loss, has_aux=True))(self.params, xb, yb, l1_alpha)
+        members, size = idx.shape
+        flat = idx.reshape(-1)
+        if self._xbuf is None or self._xbuf.shape[0] < flat.numel():
+            self._xbuf = torch.empty((flat.numel(), *x.shape[1:]), dtype=x.dtype, device=x.device)
+            self._ybuf = torch.empty((flat.numel(), *y.shape[1:]), dtype=y.dtype, device=y.device)
+        xb = torch.index_select(x, 0, flat, out=self._xbuf[: flat.numel()])
+        yb = torch.index_select(y, 0, flat, out=self._ybuf[: flat.numel()])
+        return xb.view(members, size, *x.shape[1:]), yb.view(members, size, *y.shape[1:])
+
+    @torch.no_grad()
+    def _step(self, idx: torch.Tensor, l1_alpha: torch.Tensor) -> torch.Tensor:
+        xb, yb = self._batch(idx)
+        if self.fused_sgd:  # plain SGD on an MLP: L2 and decay folded into one update per weight matrix
+            _, lr_column = self._lr_column()
+            data_loss = self.mlp.sgd_step(self.params, xb, yb, self.lrs_active, lr_column, self._decay())
+            self.steps += 1
+            for slot in self.slots:
+                self._post_step(slot)
+            return data_loss
+        grads, data_loss = self._grads(xb, yb, l1_alpha)
         for slot in self.slots:
             column = self._column(slot, "l2", lambda lr, alpha: alpha)
-            if column is not None:
-                mask, alpha = column
+            if column is not None:  # g += α·w (ops.l2_penalty_grad's term); members without L2 here add 0·w
+                alpha = column
                 for n in slot.names:
-                    w, a = self.params[n], _per_member(alpha, self.params[n])
-                    if mask is None:  # every member: g += α·w (ops.l2_penalty_grad's term) in one pass
-                        grads[n].addcmul_(a, w)
-                    else:  # the others keep their gradient exactly, whatever their weights hold
-                        grads[n] = torch.where(_per_member(mask, w), grads[n] + a * w, grads[n])
+                    grads[n].addcmul_(_per_member(alpha, grads[n]), self.params[n])
         for slot in self.slots:
             column = self._column(slot, "weight_decay", lambda lr, wd: 1.0 - lr * wd)
             if column is not None:
                 for n in slot.names:
                     w = self.params[n]
-                    w.mul_(_per_member(column[1], w))  # members without decay are multiplied by exactly 1
+                    w.mul_(_per_member(column, w))  # members without decay are multiplied by exactly 1
         self._optimizer_step(grads)
         for slot in self.slots:
             self._post_step(slot)
@@ -173,27 +277,28 @@ class VectorizedTrainer:
     def lrs_active(self) -> list[float]:
         return [self.lrs[m] for m in self.active]
 
-    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]
-                ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(members of ``kind`` with a non-zero parameter, ``value(lr, parameter)`` per member), or None
-        when no member needs the step (the separate pieces skip a zero strength, too)."""
+    def _column(self, slot: _Slot, kind: str, value: Callable[[float, float], float]) -> torch.Tensor | None:
+        """``value(lr, parameter)`` per member (an (M,) tensor), or None when no member of ``kind`` has a
+        non-zero parameter (the separate pieces skip a zero strength, too).
+
+        Members that do not take the step get ``value(lr, 0)``, which leaves them exactly as
+        they are (α = 0 adds 0·w, a factor 1 − η·0 = 1, a threshold 0), so one pass over the
+        whole stack serves a group that mixes kinds (up to the sign of a zero).
+        """
         key = (id(slot), kind)
         if key not in self._columns:
             rows = [k == kind and v != 0.0 for k, v in zip(slot.kinds, slot.value)]
             values = [value(lr, v) if on else value(lr, 0.0) for lr, v, on in zip(self.lrs_active, slot.value, rows)]
-            mask = None if all(rows) else torch.tensor(rows, device=self.device)  # None: every member
-            self._columns[key] = None if not any(rows) else (
-                mask, torch.tensor(values, dtype=self.dtype, device=self.device))
+            self._columns[key] = torch.tensor(values, dtype=self.dtype, device=self.device) if any(rows) else None
         return self._columns[key] if slot.names else None
 
     def _post_step(self, slot: _Slot) -> None:
         column = self._column(slot, "l1_prox", lambda lr, alpha: lr * alpha)
         if column is not None:
-            mask, threshold = column
+            threshold = column
             for n in slot.names:
                 w = self.params[n]
-                new = ops.prox_l1(w, _per_member(threshold, w))
-                w.copy_(new if mask is None else torch.where(_per_member(mask, w), new, w))
+                w.copy_(ops.prox_l1(w, _per_member(threshold, w)))  # threshold 0: w itself
         for radius, rows in _groups(slot, "l2_ball", skip=math.isinf):
             if not slot.names:
                 continue
@@ -205,15 +310,49 @@ class VectorizedTrainer:
             for n in slot.names:
                 _update(self.params[n], rows, lambda w, c=c: vmap(lambda t: ops.project_max_norm(t, c, 0))(w))
 
+    def _decay(self) -> dict[str, tuple[list[float], torch.Tensor]]:
+        """Per tensor, each member's factor c in w ← c·w − η·∇C₀ (plain SGD; see StackedMLP.sgd_step).
+
+        The separate loop adds α·w to the gradient (L2, on the weights before the step),
+        multiplies w by 1 − η·wd (decoupled decay), then steps: in exact arithmetic
+        c = Π(1 − η·wd) − η·Σα over the slots that hold the tensor.
+        """
+        if "decay" not in self._columns:
+            lrs = self.lrs_active
+            factors: dict[str, list[float]] = {}
+            for kind in ("weight_decay", "l2"):  # the decay products first, then the L2 terms
+                for slot in self.slots:
+                    for n in slot.names:
+                        column = factors.setdefault(n, [1.0] * len(lrs))
+                        for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
+                            if k == kind == "weight_decay" and v != 0.0:
+                                column[row] *= 1.0 - lrs[row] * v
+                            elif k == kind == "l2" and v != 0.0:
+                                column[row] -= lrs[row] * v
+            self._columns["decay"] = {n: (c, torch.tensor(c, dtype=self.dtype, device=self.device))
+                                      for n, c in factors.items() if any(f != 1.0 for f in c)}
+        return self._columns["decay"]
+
+    def _lr_column(self) -> tuple[float | None, torch.Tensor]:
+        """The one learning rate when every member shares it (else None), and the (M,) column."""
+        if "lr" not in self._columns:
+            lrs = self.lrs_active
+            self._columns["lr"] = (lrs[0] if all(lr == lrs[0] for lr in lrs) else None,
+                                   torch.tensor(lrs, dtype=self.dtype, device=self.device))
+        return self._columns["lr"]
+
     def _optimizer_step(self, grads: dict[str, torch.Tensor]) -> None:
+        """torch.optim.SGD / Adam's update, per member (its own η), in place on the stacks."""
         tc = self.configs[0].train
-        lrs = self.lrs_active
-        uniform = all(lr == lrs[0] for lr in lrs)
-        lr_col = torch.tensor(lrs, dtype=self.dtype, device=self.device)
+        uniform, lr_col = self._lr_column()
         self.steps += 1
+        if tc.optimizer != "sgd":
+            beta1, beta2 = tc.betas
+            bias_correction1 = 1 - beta1**self.steps
+            bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
         for n, p in self.params.items():
             g, state = grads[n], self.state.setdefault(n, {})
-            shape = (-1,) + (1,) * (p.dim() - 1)
+            col = _per_member(lr_col, p)
             if tc.optimizer == "sgd":
                 if tc.momentum != 0.0:
                     buf = state.get("momentum")
@@ -221,28 +360,23 @@ class VectorizedTrainer:
                         buf = state["momentum"] = g.clone()
                     else:
                         buf.mul_(tc.momentum).add_(g)
-                    g = g.add(buf, alpha=tc.momentum) if tc.nesterov else buf
-                if uniform:
-                    p.add_(g, alpha=-lrs[0])
+                    g = g.add_(buf, alpha=tc.momentum) if tc.nesterov else buf
+                if uniform is not None:
+                    p.add_(g, alpha=-uniform)
                 else:
-                    p.addcmul_(g, lr_col.reshape(shape), value=-1)
+                    p.addcmul_(g, col, value=-1)
                 continue
-            beta1, beta2 = tc.betas
             if "exp_avg" not in state:
                 state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["denom"] = torch.empty_like(p)  # scratch, reused every step
+            exp_avg, exp_avg_sq, denom = state["exp_avg"], state["exp_avg_sq"], state["denom"]
             exp_avg.lerp_(g, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            step = float(self.steps)
-            bias_correction1 = 1 - beta1**step
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(1e-8)  # torch.optim.Adam's eps
-            if uniform:
-                p.addcdiv_(exp_avg, denom, value=-(lrs[0] / bias_correction1))
+            torch.sqrt(exp_avg_sq, out=denom).div_(bias_correction2_sqrt).add_(1e-8)  # torch.optim.Adam's eps
+            if uniform is not None:
+                p.addcdiv_(exp_avg, denom, value=-(uniform / bias_correction1))
             else:
-                step_size = torch.tensor([lr / bias_correction1 for lr in lrs], dtype=self.dtype,
-                                         device=self.device).reshape(shape)
-                p.sub_(step_size * (exp_avg / denom))
+                p.addcmul_(torch.div(exp_avg, denom, out=denom), col, value=-1 / bias_correction1)
 
     # ---- one epoch ------------------------------------------------------------------------------
     def run_epoch(self) -> None:
@@ -251,7 +385,12 @@ class VectorizedTrainer:
         n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
         orders = torch.stack([torch.randperm(n, generator=self.generators[m]) for m in self.active]).to(self.device)
         l1_alpha = self._l1_alphas()
-        losses = [self._step(orders[:, i : i + bs], l1_alpha) for i in range(0, n, bs)]
+        losses = []
+        for k, i in enumerate(range(0, n, bs)):
+            if self.probe is not None and 1 <= k <= 1 + PROBE_STEPS:
+                self._check_probe(k)
+            losses.append(self._step(orders[:, i : i + bs], l1_alpha))
+        self.probe = None  # the first epoch only
         step_losses = torch.stack(losses)  # (steps, members)
         epoch = self.epoch + 1
         metrics = self._measure(epoch)
@@ -273,8 +412,28 @@ class VectorizedTrainer:
                 continue
             self.histories[m].append(row_metrics)
             keep.append(row)
+            if self.checkpoints is not None:  # as a separate run: the checkpoint, then the epoch's line
+                if self.checkpoints.due(m, epoch):
+                    self.checkpoints.save(m, self.params, self.state, row, self.steps, self.generators[m],
+                                          self.histories[m])
+                self.checkpoints.append_metrics(m, row_metrics)
         if len(keep) < len(self.active):
             self._compact(keep)
+
+    def _check_probe(self, k: int) -> None:
+        """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe (their median) whether to go on."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if k > 1:
+            self._probe_times.append(now - self._probe_start)
+        self._probe_start = now
+        if k <= PROBE_STEPS:
+            return
+        seconds = statistics.median(self._probe_times)
+        probe, self.probe = self.probe, None
+        if probe is not None and not probe(seconds):
+            raise SeparateIsFaster(seconds)
 
     def _retire(self, member: int, reason: str) -> None:
         history = self.histories[member]
@@ -288,6 +447,8 @@ class VectorizedTrainer:
             slot.compact(keep)
         self._columns.clear()
         self.active = [self.active[r] for r in keep]
+        if self.mlp is not None:
+            self.mlp.resize(self.params)
 
     # ---- metrics --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -297,7 +458,8 @@ class VectorizedTrainer:
             return [float("nan")] * members, [float("nan")] * members
         total = torch.zeros(members, dtype=torch.float64, device=self.device)
         wrong = torch.zeros(members, dtype=torch.int64, device=self.device)
-        forward = vmap(lambda p, xb: functional_call(self.template, p, (xb,)), in_dims=(0, None))
+        forward = (vmap(lambda p, xb: functional_call(self.template, p, (xb,)), in_dims=(0, None))
+                   if self.mlp is None else lambda p, xb: self.mlp.forward(p, xb, shared=True)[-1])
         per_member_loss = vmap(self.loss_fn, in_dims=(0, None))
         for start in range(0, n, _EVAL_CHUNK):
             xb, yb = x[start : start + _EVAL_CHUNK], y[start : start + _EVAL_CHUNK]
@@ -339,9 +501,20 @@ class VectorizedTrainer:
             return 0.0
         return float(torch.stack(terms).sum() if len(terms) > 1 else terms[0])
 
+    def member_model(self, member: int) -> torch.nn.Module:
+        """A live member's network with its current weights: a module of its own (no storage shared with the stacks)."""
+        row = self.active.index(member)
+        model = copy.deepcopy(self.template)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name][row])
+        return model
+
     # ---- the whole run --------------------------------------------------------------------------
-    def run(self, progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-        """Train all epochs; one result per config, in the order given."""
+    def run(self, progress: Callable[[int, int], None] | None = None, *,
+            keep_models: bool = False) -> list[MemberResult]:
+        """Train all epochs; one result per config, in the order given (with each completed member's
+        network as ``model`` when ``keep_models``)."""
         start = time.perf_counter()
         epochs = self.configs[0].train.epochs
         while self.active and self.epoch < epochs:
@@ -351,16 +524,31 @@ class VectorizedTrainer:
         duration = time.perf_counter() - start
         for m in self.active:
             history = self.histories[m]
-            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized)
+            self.results[m] = MemberResult("completed", None, history, _final(history), self.penalized,
+                                           model=self.member_model(m) if keep_models else None)
         for result in self.results.values():
             result.duration_s = duration
+            result.resumed_from = self.resumed_from
         return [self.results[m] for m in range(len(self.configs))]
 
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> list[MemberResult]:
-    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config."""
-    return VectorizedTrainer(configs, splits=splits).run(progress)
+                     progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True,
+                     run_dirs: Sequence[str | None] | None = None,
+                     probe: Callable[[float], bool] | None = None, keep_models: bool = False) -> list[MemberResult]:
+    """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
+
+    ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
+    With ``run_dirs`` (one run folder or None per config), each member writes its
+    checkpoint every ``train.checkpoint_every`` epochs and its epochs' metrics there,
+    as a separate run does, and members whose folder holds a checkpoint continue
+    from it (all from the same epoch: see :mod:`reglab.sweep._checkpoint`). ``probe(seconds)``
+    is called once with the median time of the first epoch's steps 2…1+``PROBE_STEPS``; when it
+    returns False the pass stops with :class:`SeparateIsFaster` (``--engine auto``).
+    ``keep_models``: each completed member's result carries its trained network (``model``).
+    """
+    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs,
+                             probe=probe).run(progress, keep_models=keep_models)
 
 
 def _mask(value: Any) -> Any:

@@ -74,16 +74,32 @@ class Executor(ABC):
 
 
 class InProcessExecutor(Executor):
-    """Train each unit in this process, at submit time (the vectorized engine needs no more)."""
+    """Train each unit in this process, at submit time (the vectorized engine needs no more).
+
+    With ``keep_models``, every outcome is also kept in :attr:`outcomes` (point index →
+    :class:`PointOutcome`) with the trained network in ``result.model``, for a caller in this
+    process that goes on working with the models (an experiment, through
+    :meth:`reglab.experiments.ExperimentContext.train_many`). ``on_submit(unit)`` is called
+    before each unit trains (a progress display counts the passes with it).
+    """
 
     name = "vectorized"
 
-    def __init__(self, epoch_progress: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, epoch_progress: Callable[[int, int], None] | None = None, *, keep_models: bool = False,
+                 on_submit: Callable[[WorkUnit], None] | None = None) -> None:
         self.epoch_progress = epoch_progress
+        self.keep_models = keep_models
+        self.on_submit = on_submit
+        self.outcomes: dict[int, PointOutcome] = {}
 
     def submit(self, unit: WorkUnit) -> cf.Future:
+        if self.on_submit is not None:
+            self.on_submit(unit)
         future: cf.Future = cf.Future()
-        future.set_result(run_unit(unit, self.epoch_progress))
+        outcomes = run_unit(unit, self.epoch_progress, keep_models=self.keep_models)
+        if self.keep_models:
+            self.outcomes.update((o.index, o) for o in outcomes)
+        future.set_result(outcomes)
         return future
 
 

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 from reglab.config import RunConfig, apply_overrides, config_hash, parse_config
 from reglab.errors import ConfigError
 
-__all__ = ["GridPoint", "Sweep", "load_sweep", "parse_sweep", "axis_values"]
+__all__ = ["GridPoint", "Sweep", "load_sweep", "parse_sweep", "sweep_of", "axis_values"]
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,62 @@ def parse_sweep(raw: dict[str, Any], overrides: Sequence[str] = ()) -> Sweep:
     base = apply_overrides(raw, list(overrides))
     points = [_point(i, base, dict(zip(axes, combo)), len(axes))
               for i, combo in enumerate(itertools.product(*axes.values()))]
+    return _sweep(base.get("name"), axes, points)
+
+
+def sweep_of(configs: Sequence[RunConfig], *, name: str | None = None,
+             labels: Sequence[dict[str, Any]] | None = None) -> Sweep:
+    """A sweep of given run configs (a list rather than a grid), e.g. an experiment's runs.
+
+    ``labels`` are the points' values (stored as each run's ``axes`` tag); by default the
+    dotted keys in which the configs differ (the run's name aside), as a grid's axes would
+    be. The configs must be distinct, as a grid's points are.
+
+    >>> from reglab.config import parse_config
+    >>> sweep = sweep_of([parse_config({"train": {"seed": s}, "regularizer": [{"kind": "l2", "alpha": a}]})
+    ...                   for s in (0, 1) for a in (0.0, 0.1)], name="two seeds")
+    >>> len(sweep), sweep.points[3].values
+    (4, {'regularizer.0.alpha': 0.1, 'train.seed': 1})
+    """
+    labels = list(labels) if labels is not None else _differing(configs)
+    if len(labels) != len(configs):
+        raise ValueError("one label per config")
+    points = [GridPoint(index=i, values=dict(v), config=c, id=config_hash(c))
+              for i, (c, v) in enumerate(zip(configs, labels))]
+    return _sweep(name, {}, points)
+
+
+def _differing(configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
+    """Per config, its values at the dotted keys (``--set`` style) where the configs differ, the name aside."""
+    flat = [_leaves(c.model_dump(mode="json")) for c in configs]
+    keys = sorted({k for f in flat for k in f} - {"name"})
+    varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+    if not varying:  # one config, or configs that differ in their names only
+        return [{"name": c.name} for c in configs]
+    return [{k: f.get(k) for k in varying} for f in flat]
+
+
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": [{"c": 1}]}}`` → ``{"a.b.0.c": 1}``; lists of plain values stay one leaf, empty ones none."""
+    if value == []:
+        return {}
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in items:
+        out.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _sweep(name: str | None, axes: dict[str, list[Any]], points: list[GridPoint]) -> Sweep:
+    """The sweep of these points; its id derives from the points' ids, so the same grid has the same id."""
     _check_distinct(points)
     digest = hashlib.sha256("\n".join(p.id for p in points).encode()).hexdigest()
-    return Sweep(id=f"sweep-{digest[:12]}", name=base.get("name"), axes=axes, points=points)
+    return Sweep(id=f"sweep-{digest[:12]}", name=name, axes=axes, points=points)
 
 
 def _point(index: int, base: dict[str, Any], values: dict[str, Any], n_axes: int) -> GridPoint:

@@ -1,27 +1,30 @@
 """``--engine auto``: time a few steps of both engines on the unit's own data and keep the faster.
 
-The vectorized step of all M members is compared with M times one plain step of a
-single member (forward, loss, backward, optimizer step: what a separate run does
-per mini-batch, without the regularizers' small element-wise work). A vectorized
-pass only pays off when one batched step beats M small ones; on a CPU with one
-thread it often does not, on a GPU it usually does.
+The vectorized step of all M members is compared with M times one step of a
+separate run (a :class:`reglab.train.Trainer` of the member with the most
+regularizer work: forward, loss and penalty, backward, the regularizer steps, the
+optimizer step), on the same mini-batch size, timed alternately (median of each).
+A vectorized pass pays off when one batched step beats M small ones: on a CPU at
+small batches (Python and dispatch overhead shared by the members; for MLPs with
+plain SGD the weights are read and written once per step), on a GPU nearly always.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from reglab.config import RunConfig
 from reglab.data import Splits
-from reglab.models import build_model
-from reglab.sweep._engine import VectorizedTrainer
-from reglab.train import get_loss
+from reglab.sweep._engine import PROBE_STEPS, VectorizedTrainer
+from reglab.train import Trainer
 
-__all__ = ["EngineTiming", "time_engines"]
+__all__ = ["EngineTiming", "time_engines", "separate_step_seconds"]
 
 
 @dataclass(frozen=True)
@@ -39,43 +42,73 @@ class EngineTiming:
                 f"{self.separate_s * 1e3:.2f} ms as separate runs, per step of all members; chose {self.choice}")
 
 
-def _best(fn, steps: int, device: torch.device) -> float:
-    """The fastest of ``steps`` calls after one warm-up call (first calls build kernels and caches)."""
-    def synced() -> None:
+def _timer(fn: Callable[[], Any], device: torch.device) -> Callable[[], float]:
+    def once() -> float:
+        begin = time.perf_counter()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
+        return time.perf_counter() - begin
 
-    synced()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        synced()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return once
 
 
-def time_engines(configs: Sequence[RunConfig], splits: Splits, *, steps: int = 3) -> EngineTiming:
-    """Time ``steps`` mini-batch steps of the vectorized engine and of one separate member (times M)."""
+def _separate_step(cfg: RunConfig, splits: Splits, idx: torch.Tensor) -> Callable[[], None]:
+    """One mini-batch step of a separate run of ``cfg``: :class:`reglab.train.Trainer`'s model, optimizer and
+    regularizer steps, in the order of its loop (penalty, backward, penalty gradient, pre-step, step, post-step)."""
+    trainer = Trainer(cfg, splits=splits)
+    x, y = trainer.fit_split.x[idx], trainer.fit_split.y[idx]
+    lr = cfg.train.lr
+
+    def step() -> None:
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss = trainer.loss_fn(trainer.model(x), y)
+        penalty = trainer.steps.loss_penalty()
+        (loss if penalty is None else loss + penalty).backward()
+        trainer.steps.add_penalty_grad()
+        trainer.steps.pre_step(lr)
+        trainer.optimizer.step()
+        trainer.steps.post_step(lr)
+
+    return step
+
+
+def _busiest(configs: Sequence[RunConfig]) -> RunConfig:
+    """The member with the most regularizer work per step (non-zero strengths): the separate side is not flattered."""
+    def work(cfg: RunConfig) -> int:
+        return sum(1 for e in cfg.regularizer if any(getattr(e, k, 0.0) not in (0.0, math.inf)
+                                                     for k in ("alpha", "wd", "radius", "max_norm")))
+    return max(configs, key=work)
+
+
+def separate_step_seconds(configs: Sequence[RunConfig], splits: Splits | None = None, *,
+                          steps: int = PROBE_STEPS) -> float:
+    """M times the median time of one separate run's step (after a warm-up step): what the members cost apart."""
+    cfg = _busiest(configs)
+    trainer = Trainer(cfg, splits=splits)
+    idx = torch.arange(min(cfg.train.batch_size, len(trainer.fit_split)))
+    separate = _timer(_separate_step(cfg, trainer.splits, idx), trainer.device)
+    separate()
+    return statistics.median(separate() for _ in range(steps)) * len(configs)
+
+
+def time_engines(configs: Sequence[RunConfig], splits: Splits | None = None, *, steps: int = 7) -> EngineTiming:
+    """Time ``steps`` mini-batch steps of the vectorized engine and of one separate member (times M).
+
+    The two are timed alternately, after a warm-up step each, and each side keeps its
+    median, so a burst of load on a shared machine hits both alike. (A sweep's ``auto``
+    times the pass's own first steps instead: see :func:`reglab.sweep.run_unit`.)
+    """
     trainer = VectorizedTrainer(configs, splits=splits)
     bs = configs[0].train.batch_size
     n = len(trainer.data["train"][0])
     idx = torch.arange(min(bs, n), device=trainer.device).expand(len(configs), -1)
     l1_alpha = trainer._l1_alphas()
-    vectorized = _best(lambda: trainer._step(idx, l1_alpha), steps, trainer.device)
-
-    cfg = configs[0]
-    model = build_model(cfg.model, splits.example_shape, splits.output_dim, seed=cfg.train.seed).to(
-        device=trainer.device, dtype=trainer.dtype)
-    optimizer = (torch.optim.SGD(model.parameters(), lr=cfg.train.lr, momentum=cfg.train.momentum)
-                 if cfg.train.optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=cfg.train.lr))
-    _, loss_fn = get_loss(cfg.train.loss, splits.task)
-    x, y = trainer.data["train"][0][idx[0]], trainer.data["train"][1][idx[0]]
-
-    def single() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-
-    separate = _best(single, steps, trainer.device) * len(configs)
-    return EngineTiming(vectorized, separate, steps)
+    vectorized = _timer(lambda: trainer._step(idx, l1_alpha), trainer.device)
+    separate = _timer(_separate_step(_busiest(configs), trainer.splits, idx[0].cpu()), trainer.device)
+    vectorized(), separate()  # first calls build kernels and caches
+    v_times, s_times = [], []
+    for _ in range(steps):
+        v_times.append(vectorized())
+        s_times.append(separate())
+    return EngineTiming(statistics.median(v_times), statistics.median(s_times) * len(configs), steps)
