@@ -99,10 +99,9 @@ size, chunks of 1000:
   3.4e-2, +0.4 GB. Goal (≤ 2 min, ≤ 1e-6) at N = 1,000: met by reglab Lanczos (110 s).
   On all 5,000 images (load ≈ 1.7–1.9), reglab Lanczos float64 alone: 45 HVPs, 453 s (10 s per
   HVP, 2.87 gradients per HVP), 1.3e-7, +1.4 GB: the 2-minute goal is NOT met for the CNN at
-  this size on 2 cores. A float64 convolution has no oneDNN kernel on the CPU, so each product
-  runs the slow reference convolution and its double backward; float32 products are faster but
-  cannot reach 1e-6 of the smallest of the ten (above). The peers on 5,000 images were not
-  measured in this session (each would take as long or longer).
+  this size on 2 cores (why a CNN product costs this much was not profiled; float32 products
+  did not help at N = 1,000: 106 s against 110 s, and cannot reach 1e-6 of the smallest of the
+  ten). The peers on 5,000 images were not measured in this session.
 * --quick (784-64-64-10, N = 1,000): Lanczos f64 52 HVPs / 6e-8; block Lanczos 200 HVPs (its
   cap) / 2e-8; Lanczos f32 52 / 2.3e-7; pyhessian 181 / 3.5e-2; curvlinops 46 / 9e-10.
 """
