@@ -573,7 +573,7 @@ def main() -> None:
             cells = []
             for name in ("float64", "float32"):
                 p = profile[name]
-                cells.append(f"{name}: gradient {p['gradient_s']:.2f} s, forward {p['forward']:.2f}, HVP "
+                cells.append(f"{name}: gradient {p['gradient_s'] * 1e3:.0f} ms, forward {p['forward']:.2f}, HVP "
                              f"double-backward {p['hvp double-backward']:.2f} / rev-rev {p['hvp rev-rev']:.2f}, "
                              f"block of {profile['columns']} per column: double-backward "
                              f"{p['block double-backward']:.2f} / rev-rev vmapped {p['block rev-rev']:.2f}")
@@ -631,10 +631,11 @@ def main() -> None:
                       f"reference: {'met' if met else 'NOT met'} ({row['l1']:.4f})")
         mems = [r for r in mem.values() if isinstance(r, dict)]
         if len(mems) == len(mem):
-            # Beyond one chunk a product also holds its running sum: two P-vectors (16·P bytes), whatever N.
-            grow, allowed = mems[-1]["products_mb"] - mems[0]["products_mb"], 16 * size / 2**20 * 1.25
+            # Beyond one chunk a product also holds its running sum: two P-vectors (16·P bytes), whatever N;
+            # 5 MB more for the allocator's granularity (it dominates for a small P).
+            grow, allowed = mems[-1]["products_mb"] - mems[0]["products_mb"], 16 * size / 2**20 * 1.25 + 5
             print(f"goal: chunked products' peak memory does not grow with N (at most the running sum's "
-                  f"{allowed:.0f} MB more at N = {mems[-1]['n']} than at {mems[0]['n']}): "
+                  f"+ 5 MB, {allowed:.0f} MB, more at N = {mems[-1]['n']} than at {mems[0]['n']}): "
                   f"{'met' if grow <= allowed else 'NOT met'} (+{grow:.0f} MB: "
                   + ", ".join(f"+{r['products_mb']:.0f} MB at N = {r['n']}" for r in mems) + ")")
 
