@@ -8,6 +8,7 @@ with the loss written on a flat vector by hand below.
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -211,3 +212,131 @@ def test_progress_reports_products_and_the_residual_so_far(problem):
     assert events[-1].done == t.num_matvecs == 6 and events[-1].task == "trace"
     with pytest.raises(TypeError, match="progress"):
         eigen(op, 2, method="lanczos", progress="yes")
+
+
+# -- spectral density: the probes as one block (issue 11) ----------------------------------------------------------
+
+def _probes(size: int, count: int, seed: int) -> torch.Tensor:
+    """The documented probe draw: in order from one seeded generator, 2·randint(0, 2) − 1."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([(torch.randint(0, 2, (size,), generator=g) * 2 - 1).double() for _ in range(count)], dim=1)
+
+
+@pytest.mark.parametrize("reorthogonalize", [True, False], ids=["reorth", "three-term"])
+def test_block_slq_is_the_quadrature_of_each_probe(problem, reorthogonalize):
+    """m steps from v/‖v‖ are Gauss quadrature of v's spectral measure: Σⱼ wⱼ θⱼᵏ = vᵀHᵏv/‖v‖² for k < 2m."""
+    model, X, Y, H, _ = problem
+    op = hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64, batch_size=5)
+    result = spectral_density(op, num_probes=4, lanczos_steps=8, seed=3, method="block",
+                              reorthogonalize=reorthogonalize)
+    assert result.method == "block" and result.num_matvecs == 4 * 8 and result.nodes.shape == (4, 8)
+    torch.testing.assert_close(result.weights.sum(dim=1), torch.ones(4, dtype=torch.float64), atol=1e-12, rtol=0)
+    V = _probes(H.shape[0], 4, seed=3)
+    for power in range(0, 12):
+        exact = ((V * (torch.linalg.matrix_power(H, power) @ V)).sum(dim=0) / H.shape[0])
+        found = (result.weights * result.nodes**power).sum(dim=1)
+        torch.testing.assert_close(found, exact, rtol=1e-8, atol=1e-12 * float(exact.abs().max()))
+
+
+def test_block_and_sequential_slq_agree(problem):
+    model, X, Y, _, _ = problem
+    op = hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64)
+    seq = spectral_density(op, num_probes=3, lanczos_steps=12, seed=1)
+    blk = spectral_density(op, num_probes=3, lanczos_steps=12, seed=1, method="block")
+    torch.testing.assert_close(blk.nodes, seq.nodes, atol=1e-10, rtol=0)
+    torch.testing.assert_close(blk.weights, seq.weights, atol=1e-10, rtol=0)
+    torch.testing.assert_close(blk.density, seq.density, atol=1e-10 * float(seq.density.max()), rtol=0)
+    # Without a basis the nodes may hold copies of converged values; the density stays the same.
+    plain = spectral_density(op, num_probes=3, lanczos_steps=12, seed=1, method="block", reorthogonalize=False,
+                             grid=seq.grid, sigma=seq.sigma)
+    assert float(torch.trapezoid((plain.density - seq.density).abs(), seq.grid)) <= 1e-6
+
+
+def test_block_slq_density_matches_the_dense_spectrum(problem):
+    """With m = P steps each probe's quadrature is exact, so only the probes' randomness is left: the
+    moments lie within 4 standard errors of tr(Hᵏ)/P, the standard error from the closed form
+    Var(vᵀBv) = 2(‖B‖²_F − Σᵢ Bᵢᵢ²) for Rademacher v, and the smoothed density is the dense one to
+    the same order."""
+    model, X, Y, H, _ = problem
+    size, probes = H.shape[0], 64
+    op = hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64, batch_size=7)
+    result = spectral_density(op, num_probes=probes, lanczos_steps=size, seed=0, method="block")
+    for power in (1, 2, 3):
+        B = torch.linalg.matrix_power(H, power)
+        sd = math.sqrt(2 * (float((B**2).sum()) - float((torch.diagonal(B) ** 2).sum()))) / size / math.sqrt(probes)
+        exact = float(torch.trace(B)) / size
+        assert abs(result.moment(power) - exact) <= 4 * sd, (power, result.moment(power), exact, sd)
+        assert result.moment_stderr(power) <= 3 * sd
+    eig = torch.linalg.eigvalsh(H)
+    z = (result.grid[:, None] - eig[None, :]) / result.sigma
+    dense = (torch.exp(-0.5 * z**2) / (result.sigma * math.sqrt(2 * math.pi))).mean(dim=1)
+    l1 = float(torch.trapezoid((result.density - dense).abs(), result.grid))
+    # One probe's L1 error is O(1) here (P = 59); the mean of 64 independent ones is ~1/8 of it.
+    single = spectral_density(op, num_probes=1, lanczos_steps=size, seed=0, grid=result.grid, sigma=result.sigma)
+    single_l1 = float(torch.trapezoid((single.density - dense).abs(), result.grid))
+    assert l1 <= 0.5 * single_l1 and l1 <= 0.25, (l1, single_l1)
+
+
+def test_float32_block_slq_keeps_a_float64_recurrence(problem):
+    model, X, Y, _, _ = problem
+    f64 = spectral_density(hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64),
+                           num_probes=3, lanczos_steps=10, method="block")
+    f32 = spectral_density(hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float32),
+                           num_probes=3, lanczos_steps=10, method="block", grid=f64.grid, sigma=f64.sigma)
+    assert f32.nodes.dtype == torch.float64
+    torch.testing.assert_close(f32.weights.sum(dim=1), torch.ones(3, dtype=torch.float64), atol=1e-12, rtol=0)
+    for power in (1, 2):
+        assert f32.moment(power) == pytest.approx(f64.moment(power), rel=1e-5)
+    assert float(torch.trapezoid((f32.density - f64.density).abs(), f64.grid)) <= 1e-4
+
+
+def test_block_slq_progress_and_a_probe_that_closes_early():
+    lam = torch.tensor([2.0] * 6 + [-1.0] * 6, dtype=torch.float64)  # two distinct values: closes after 2 steps
+    g = torch.Generator().manual_seed(2)
+    Q, _ = torch.linalg.qr(torch.randn(12, 12, generator=g, dtype=torch.float64))
+    A = (Q * lam) @ Q.T
+    events: list[Progress] = []
+    result = spectral_density((A + A.T) / 2, num_probes=3, lanczos_steps=6, method="block", progress=events.append)
+    assert result.num_matvecs == 3 * 2
+    for nodes, weights in zip(result.nodes, result.weights):
+        torch.testing.assert_close(torch.sort(nodes[weights > 1e-12]).values,
+                                   torch.tensor([-1.0, 2.0], dtype=torch.float64), atol=1e-10, rtol=0)
+    # The weight on 2.0 is the share of the probe in that eigenspace: ‖Q₊ᵀv‖²/‖v‖².
+    share = ((Q[:, :6].T @ _probes(12, 3, seed=0)) ** 2).sum(dim=0) / 12
+    torch.testing.assert_close(result.weights[result.nodes > 0.5], share, atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="method"):
+        spectral_density(A, method="blocks")
+    model, X, Y = _problem()
+    op = hessian_operator(model, F.cross_entropy, (X, Y), dtype=torch.float64)
+    spectral_density(op, num_probes=3, lanczos_steps=4, method="block", progress=events.append)
+    assert [e.done for e in events if e.expected == 12] == [3, 6, 9, 12]
+
+
+def test_hessian_cli_density_is_the_block_quadrature_of_the_documented_probes(tmp_path):
+    from _cli_harness import TINY_CONFIG, invoke, run_document
+
+    from reglab.train import load_run
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_CONFIG)
+    out = tmp_path / "runs"
+    trained = run_document(invoke(["train", config, "--out", out, "--json", "--quiet"]))
+    result = invoke(["hessian", trained["run_id"], "--out", out, "--top", "0", "--density", "--density-probes", "2",
+                     "--density-steps", "6", "--json"])
+    assert result.code == 0, repr(result)
+    density = run_document(result)["density"]
+    assert (density["num_matvecs"], density["num_probes"], density["lanczos_steps"], density["method"]) == (
+        12, 2, 6, "block")
+    weights = torch.tensor(density["weights"], dtype=torch.float64)
+    nodes = torch.tensor(density["nodes"], dtype=torch.float64)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2, dtype=torch.float64), atol=1e-12, rtol=0)
+    model, splits, _ = load_run(trained["run_id"], out)
+    loss, _, w0 = _flat_loss(model, splits.train.x, splits.train.y)
+    H = torch.func.hessian(loss)(w0)
+    V = _probes(H.shape[0], 2, seed=0)
+    for power in (1, 2):  # exact for degree < 2·6
+        per_probe = (V * (torch.linalg.matrix_power(H, power) @ V)).sum(dim=0) / H.shape[0]
+        torch.testing.assert_close((weights * nodes**power).sum(dim=1), per_probe, rtol=1e-7, atol=1e-12)
+        assert density["moments"][str(power)]["estimate"] == pytest.approx(float(per_probe.mean()), rel=1e-7)
+    bad = invoke(["hessian", trained["run_id"], "--out", out, "--density", "--density-steps", "0"])
+    assert bad.code == 2 and "--density-steps" in bad.stdout + bad.stderr

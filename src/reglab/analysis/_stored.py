@@ -26,6 +26,9 @@ from reglab.train._load import locate_run
 __all__ = ["stored_hessian_summary"]
 
 PARAMS = ("all", "weights")
+# SLQ size of ``--density``: chosen by the accuracy check in benchmarks/bench_curvature_scale.py
+# (the smoothed density against an 8-probe, 120-step reference on a 55k-parameter MLP).
+DENSITY_PROBES, DENSITY_STEPS = 3, 30
 
 
 def _pairs(result: Any) -> dict[str, Any]:
@@ -40,6 +43,7 @@ def stored_hessian_summary(run: str, out: str | os.PathLike = "reglab-runs", *, 
                            with_trace: bool = False, with_density: bool = False, params: str = "all",
                            seed: int = 0, batch_size: int | None = None, dtype: str = "float64",
                            device: str | None = None, ggn: bool = False, eigen_method: str = "auto",
+                           density_probes: int = DENSITY_PROBES, density_steps: int = DENSITY_STEPS,
                            progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
     """Top/bottom eigenvalues, trace (Hutch++) and spectral density (SLQ) of the mean training loss.
 
@@ -55,6 +59,10 @@ def stored_hessian_summary(run: str, out: str | os.PathLike = "reglab-runs", *, 
     with float64 products on the same data, so they are the pairs' true
     residuals); ``device`` is ``cpu``, ``cuda`` or ``auto``. ``progress`` gets a
     :class:`reglab.curvature.Progress` after every product.
+
+    The density is SLQ with ``density_probes`` Rademacher probes of
+    ``density_steps`` Lanczos steps each, the probes advanced as one block
+    (one ``matmat`` per step; ``spectral_density(method="block")``).
     """
     if params not in PARAMS:
         raise ConfigError(f"params must be one of {PARAMS}, got {params!r}", field="params")
@@ -89,7 +97,12 @@ def stored_hessian_summary(run: str, out: str | os.PathLike = "reglab-runs", *, 
         summary["trace"] = {"estimate": t.estimate, "stderr": t.stderr, "num_matvecs": t.num_matvecs,
                             "method": t.method}
     if with_density:
-        d = spectral_density(op, num_probes=5, lanczos_steps=min(60, size), seed=seed, progress=progress)
+        d = spectral_density(op, num_probes=density_probes, lanczos_steps=min(density_steps, size), seed=seed,
+                             method="block", progress=progress)
         summary["density"] = {"grid": d.grid.tolist(), "density": d.density.tolist(), "sigma": d.sigma,
-                              "num_matvecs": d.num_matvecs}
+                              "num_matvecs": d.num_matvecs, "num_probes": density_probes,
+                              "lanczos_steps": int(d.nodes.shape[1]), "method": d.method,
+                              "nodes": d.nodes.tolist(), "weights": d.weights.tolist(),
+                              "moments": {str(k): {"estimate": d.moment(k), "stderr": d.moment_stderr(k)}
+                                          for k in (1, 2)}}
     return summary

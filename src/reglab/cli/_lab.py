@@ -142,7 +142,12 @@ def hessian_command(
     top: int = typer.Option(5, "--top", min=0, help="largest eigenvalues"),
     bottom: int = typer.Option(0, "--bottom", min=0, help="smallest eigenvalues"),
     trace_: bool = typer.Option(False, "--trace", help="trace by Hutch++ (exact when small)"),
-    density: bool = typer.Option(False, "--density", help="spectral density by stochastic Lanczos quadrature"),
+    density: bool = typer.Option(False, "--density", help="spectral density by stochastic Lanczos quadrature "
+                                                          "(the probes as one block)"),
+    density_probes: Optional[int] = typer.Option(None, "--density-probes", min=1,
+                                                 help="SLQ probes, Rademacher vectors (default 3)"),
+    density_steps: Optional[int] = typer.Option(None, "--density-steps", min=1,
+                                                help="Lanczos steps per SLQ probe (default 30)"),
     params: str = typer.Option("all", "--params", help="all | weights"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
                                              help="accumulate each product over chunks of this many examples "
@@ -171,7 +176,9 @@ def hessian_command(
     with _curvature_progress(progress) as callback:
         summary = stored_hessian_summary(run, out, top=top, bottom=bottom, with_trace=trace_, with_density=density,
                                          params=params, batch_size=batch_size, dtype=dtype, device=device, ggn=ggn,
-                                         eigen_method=method, progress=callback)
+                                         eigen_method=method, progress=callback,
+                                         **({} if density_probes is None else {"density_probes": density_probes}),
+                                         **({} if density_steps is None else {"density_steps": density_steps}))
     if json_:
         emit_json(summary)
         return
@@ -191,4 +198,9 @@ def hessian_command(
         t = summary["trace"]
         stdout.print(f"trace: {t['estimate']:.6g} ± {t['stderr']:.2g} ({t['method']}, {t['num_matvecs']} HVPs)")
     if "density" in summary:
-        stdout.print(f"density: {len(summary['density']['grid'])} grid points (use --json for the values)")
+        d = summary["density"]
+        m1, m2 = d["moments"]["1"], d["moments"]["2"]
+        stdout.print(f"density: {d['num_probes']} probes × {d['lanczos_steps']} Lanczos steps ({d['num_matvecs']} HVPs, "
+                     f"{d['method']}); tr(H)/P ≈ {m1['estimate']:.4g} ± {m1['stderr']:.2g}, "
+                     f"tr(H²)/P ≈ {m2['estimate']:.4g} ± {m2['stderr']:.2g}; {len(d['grid'])} grid points "
+                     f"(use --json for the values)")

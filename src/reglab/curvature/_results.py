@@ -69,6 +69,7 @@ class DensityResult:
         density: ``(G,)`` ``φ(t) = (1/n_v) Σ_l Σ_j w_lj N(t; θ_lj, σ²)``; integrates to ≈ 1.
         sigma: the Gaussian width σ.
         num_matvecs: operator products spent.
+        method: ``"sequential"`` or ``"block"`` (how the probes' recurrences ran).
     """
 
     nodes: torch.Tensor
@@ -77,7 +78,16 @@ class DensityResult:
     density: torch.Tensor
     sigma: float
     num_matvecs: int
+    method: str = "sequential"
 
     def moment(self, power: int) -> float:
         """The quadrature estimate of ``tr(Aᵏ)/P``: mean over probes of ``Σⱼ wⱼ θⱼᵏ``."""
-        return float((self.weights * self.nodes**power).sum(dim=1).mean())
+        return float(self._per_probe(power).mean())
+
+    def moment_stderr(self, power: int) -> float:
+        """The probe-to-probe standard error of :meth:`moment` (``sd / √n_v``; ``nan`` for one probe)."""
+        per_probe = self._per_probe(power)
+        return float(per_probe.std() / per_probe.numel() ** 0.5) if per_probe.numel() > 1 else float("nan")
+
+    def _per_probe(self, power: int) -> torch.Tensor:
+        return (self.weights * self.nodes**power).sum(dim=1)
