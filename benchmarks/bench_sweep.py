@@ -41,6 +41,12 @@ engine auto 1.51 s (1.05×), the whole sweep 1.96 s (0.81×; the store's fsync'd
 checkpoints add ≈ 0.9 s for the five points). Goal NOT met at batch 10 there; single repeats at
 lighter load gave 3.3–8.6× at batch 10. At batch 100 a step is compute-bound on both sides and
 reglab also measures loss and error on all three splits every epoch (0.3 s here).
+
+Quiet machine (load < 2), 2 threads, after the store stopped fsyncing every commit (2026-12-03): batch 10
+engine auto 2.84× the idiomatic loops (median of 3; 2.40× median of 5, 3.48× one repeat), 2.1–2.2× the lean
+loops, whole sweep 2.2–2.4×; batch 100 engine auto 1.5–1.8×, whole sweep 1.2–1.4×. ``--full``:
+mnist-weight-decay --seeds 3 took 173.9 s through the engine and 171.9 s as separate runs (0.99×: at batch 64
+with 512-512 hidden units a step is compute-bound, and a CPU gains nothing from stacking members).
 """
 
 from __future__ import annotations
