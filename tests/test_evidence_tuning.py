@@ -128,15 +128,24 @@ def test_evidence_gain_is_the_difference_of_log_evidences():
 
 
 def test_min_gain_stops_when_the_evidence_barely_prefers_the_move():
+    """The search stops at the first round whose move gains at most ``min_gain`` nats (exact gains on the dense
+    path). The bounds sit far from the gains seen (round 0 gains 3.3-3.7 nats, round 1 under 0.1): the L-BFGS
+    trainings of this non-convex MLP need not repeat bit for bit from one call to the next (float64 matrix
+    products may round differently with buffer alignment), so the test never relies on two calls agreeing."""
     objective, *_ = small_mlp()
     likelihood = Likelihood("categorical", n=N)
     fit = lbfgs_fit(objective, tol=1e-10)
     free = tune_alpha(objective, likelihood, alpha0=1e-3, curvature="ggn", fit=fit, rtol=1e-9, max_trainings=3)
-    first = free.rounds[0]
-    assert first["evidence_gain"] > 0 and first["evidence_gain_stderr"] == 0.0
-    stopped = tune_alpha(objective, likelihood, alpha0=1e-3, curvature="ggn", fit=fit, rtol=1e-9, max_trainings=3,
-                         min_gain=first["evidence_gain"] * 1.01)
-    assert stopped.trainings == 1 and stopped.converged
+    assert free.rounds[0]["evidence_gain"] > 1.0 and free.rounds[0]["evidence_gain_stderr"] == 0.0
+    assert free.trainings == 3  # without min_gain (and rtol this small) the search uses every training
+    at_once = tune_alpha(objective, likelihood, alpha0=1e-3, curvature="ggn", fit=fit, rtol=1e-9, max_trainings=3,
+                         min_gain=50.0)
+    assert at_once.trainings == 1 and at_once.converged and at_once.rounds[0]["evidence_gain"] <= 50.0
+    later = tune_alpha(objective, likelihood, alpha0=1e-3, curvature="ggn", fit=fit, rtol=1e-9, max_trainings=3,
+                       min_gain=1.0)
+    gains = [r["evidence_gain"] for r in later.rounds]
+    assert later.converged and later.trainings == len(gains) >= 2
+    assert all(g > 1.0 for g in gains[:-1]) and gains[-1] <= 1.0
 
 
 def digits_config() -> dict:
