@@ -8,7 +8,8 @@ from reglab.config._data import (
     PolynomialDataConfig,
     ToyDataConfig,
 )
-from reglab.config._load import apply_overrides, config_hash, config_to_toml, load_config, parse_config, read_toml
+from reglab.config._load import (apply_overrides, config_hash, config_to_toml, flatten_config, load_config,
+                                 parse_config, read_toml)
 from reglab.config._sections import AugmentConfig, VerifyConfig
 from reglab.config._data import DataConfig
 from reglab.config._schema import ModelConfig, RunConfig, TrainConfig
@@ -35,6 +36,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "apply_overrides",
+    "flatten_config",
     "config_hash",
     "config_to_toml",
     "read_toml",

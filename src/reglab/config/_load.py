@@ -21,7 +21,7 @@ from reglab.config._schema import RunConfig
 from reglab.errors import ConfigError
 from reglab.regularize._schema import describe_errors, error_keys
 
-__all__ = ["load_config", "parse_config", "apply_overrides", "config_hash", "config_to_toml"]
+__all__ = ["load_config", "parse_config", "apply_overrides", "flatten_config", "config_hash", "config_to_toml"]
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -111,6 +111,32 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
             raise ConfigError(f"--set expects key=value, got {item!r}")
         _set_path(raw, key.strip().split("."), _parse_value(text.strip()), key.strip())
     return raw
+
+
+def flatten_config(config: Any, prefix: str = "", *, empty_lists: bool = True) -> dict[str, Any]:
+    """Leaves of a config dict under their ``--set`` keys (the inverse of :func:`apply_overrides`'s paths).
+
+    A list of dicts is indexed, other lists stay one leaf; an empty list is a leaf too unless
+    ``empty_lists=False`` (then it has no keys at all).
+
+    >>> flatten_config({"train": {"lr": 0.1}, "model": {"hidden": [32]},
+    ...                 "regularizer": [{"kind": "l2", "alpha": 0.001}]})
+    {'train.lr': 0.1, 'model.hidden': [32], 'regularizer.0.kind': 'l2', 'regularizer.0.alpha': 0.001}
+    >>> flatten_config({"regularizer": []}), flatten_config({"regularizer": []}, empty_lists=False)
+    ({'regularizer': []}, {})
+    """
+    if config == [] and not empty_lists:
+        return {}
+    if isinstance(config, dict):
+        items = config.items()
+    elif isinstance(config, list) and config and all(isinstance(v, dict) for v in config):
+        items = ((str(i), v) for i, v in enumerate(config))
+    else:
+        return {prefix: config}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat.update(flatten_config(value, f"{prefix}.{key}" if prefix else str(key), empty_lists=empty_lists))
+    return flat
 
 
 def _parse_value(text: str) -> Any:

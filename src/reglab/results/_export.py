@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reglab.config import flatten_config
 from reglab.errors import ConfigError, RunError
 from reglab.results._select import select_runs
 from reglab.store import RunStore
@@ -33,25 +34,6 @@ class ExportResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "name": self.name, "exported": self.exported, "skipped": self.skipped}
-
-
-def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaves of a config dict under their ``--set`` keys; a list of dicts is indexed, other lists kept whole.
-
-    >>> flatten_config({"train": {"lr": 0.1}, "model": {"hidden": [32]},
-    ...                 "regularizer": [{"kind": "l2", "alpha": 0.001}]})
-    {'train.lr': 0.1, 'model.hidden': [32], 'regularizer.0.kind': 'l2', 'regularizer.0.alpha': 0.001}
-    """
-    if isinstance(config, dict):
-        items = config.items()
-    elif isinstance(config, list) and config and all(isinstance(v, dict) for v in config):
-        items = ((str(i), v) for i, v in enumerate(config))
-    else:
-        return {prefix: config}
-    flat: dict[str, Any] = {}
-    for key, value in items:
-        flat.update(flatten_config(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def param_text(value: Any) -> str:

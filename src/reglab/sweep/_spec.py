@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from reglab.config import RunConfig, apply_overrides, config_hash, parse_config
+from reglab.config import RunConfig, apply_overrides, config_hash, flatten_config, parse_config
 from reglab.errors import ConfigError
 
 __all__ = ["GridPoint", "Sweep", "load_sweep", "parse_sweep", "sweep_of", "axis_values"]
@@ -202,28 +202,12 @@ def sweep_of(configs: Sequence[RunConfig], *, name: str | None = None,
 
 def _differing(configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
     """Per config, its values at the dotted keys (``--set`` style) where the configs differ, the name aside."""
-    flat = [_leaves(c.model_dump(mode="json")) for c in configs]
+    flat = [flatten_config(c.model_dump(mode="json"), empty_lists=False) for c in configs]
     keys = sorted({k for f in flat for k in f} - {"name"})
     varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
     if not varying:  # one config, or configs that differ in their names only
         return [{"name": c.name} for c in configs]
     return [{k: f.get(k) for k in varying} for f in flat]
-
-
-def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": [{"c": 1}]}}`` → ``{"a.b.0.c": 1}``; lists of plain values stay one leaf, empty ones none."""
-    if value == []:
-        return {}
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        items = ((str(i), v) for i, v in enumerate(value))
-    else:
-        return {prefix: value}
-    out: dict[str, Any] = {}
-    for key, item in items:
-        out.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
-    return out
 
 
 def _sweep(name: str | None, axes: dict[str, list[Any]], points: list[GridPoint]) -> Sweep:
