@@ -35,7 +35,7 @@ from reglab.data import load_dataset
 from reglab.errors import ConfigError, RunError
 from reglab.store import RunStore
 from reglab.sweep import ENGINES, InProcessExecutor, PointOutcome, PointReport, plan_sweep, run_sweep, sweep_of
-from reglab.train import RunResult, Trainer, get_loss, load_run, train
+from reglab.train import CHECKPOINT, RunResult, Trainer, get_loss, load_run, save_checkpoint, train
 
 FINAL_ONLY = 10**9  # train.checkpoint_every for runs that keep only their final checkpoint
 ENGINE_ENV = "REGLAB_EXPERIMENT_ENGINE"  # the default of run_experiment(engine=...) and --engine
@@ -175,8 +175,8 @@ class ExperimentContext:
             r = outcome.result
             status, reason, final, history, penalized, model = (r.status, r.reason, r.final, r.history, r.penalized,
                                                                 r.model)
-            if model is not None and cfg.train.checkpoint and not (run_dir / "checkpoint.pt").exists():
-                _save_final_weights(model, history, run_dir / "checkpoint.pt")
+            if model is not None and cfg.train.checkpoint and not (run_dir / CHECKPOINT).exists():
+                _save_final_weights(model, history, run_dir / CHECKPOINT)
         else:
             if report.status not in ("completed", "diverged"):
                 raise RunError(f"experiment {self.name}: run {report.run_id} of {cfg.name or report.id[:8]} is "
@@ -185,7 +185,7 @@ class ExperimentContext:
             status, reason, final, history = record["status"], record["reason"], record["final"], store.metrics(
                 report.run_id)
             penalized = list(record.get("penalized") or [])
-            model = load_run(run_dir)[0] if (run_dir / "checkpoint.pt").exists() else None
+            model = load_run(run_dir)[0] if (run_dir / CHECKPOINT).exists() else None
             if model is None and status == "completed":  # stored without its weights: train it again
                 return self.train(cfg)
         splits, loss_fn = data.get(cfg)
@@ -242,9 +242,7 @@ def _save_final_weights(model: torch.nn.Module, history: list[dict[str, float]],
 
     Only the model and the history (no optimizer state): a completed run is never resumed.
     """
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "history": history}, tmp)
-    os.replace(tmp, path)
+    save_checkpoint({"model": model.state_dict(), "history": history}, path)
 
 
 def _no_tables(summary: Summary) -> list[Table]:

@@ -24,8 +24,7 @@ import torch
 from reglab.config import RunConfig
 from reglab.data import Splits
 from reglab.store._folder import RunFolder
-from reglab.train import Trainer
-from reglab.train._run import CHECKPOINT, _save_atomic
+from reglab.train import CHECKPOINT, Trainer, save_checkpoint
 
 __all__ = ["MemberCheckpoints", "checkpoint_epoch"]
 
@@ -80,7 +79,7 @@ class MemberCheckpoints:
                     trainer.optimizer.state[p] = {"step": torch.tensor(float(steps)), **entry} if adam else entry
         trainer.generator.set_state(generator.get_state())
         trainer.history = list(history)
-        _save_atomic(trainer.state_dict(), Path(self.run_dirs[member], CHECKPOINT))
+        save_checkpoint(trainer.state_dict(), Path(self.run_dirs[member], CHECKPOINT))
 
     def load(self, member: int) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]],
                                           list[dict[str, Any]], torch.Tensor]:

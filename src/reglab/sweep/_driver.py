@@ -37,8 +37,7 @@ from reglab.sweep._executors import Executor, WorkerLost, make_executor
 from reglab.sweep._plan import WorkUnit, plan_units
 from reglab.sweep._spec import GridPoint, Sweep
 from reglab.sweep._work import PointOutcome
-from reglab.train import resolve_device
-from reglab.train._run import CHECKPOINT
+from reglab.train import CHECKPOINT, resolve_device
 
 __all__ = ["PointReport", "SweepResult", "run_sweep", "plan_sweep", "DONE_STATUSES"]
 

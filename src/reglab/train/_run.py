@@ -28,13 +28,13 @@ from reglab.config import RunConfig, config_hash, config_to_toml
 from reglab.errors import ReglabError, RunError, RunLockedError, StoreError
 from reglab.store import RunLock, RunStore, owner_pid
 from reglab.store._folder import atomic_open, write_atomic
+from reglab.train._load import CHECKPOINT
 from reglab.train._trainer import Trainer
 
 __all__ = ["train", "RunResult", "FINAL_KEYS"]
 
 FINAL_KEYS = ("train_loss", "val_loss", "test_loss", "train_error", "val_error", "test_error", "penalty",
               "weight_norm", "sparsity", "gap")
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -64,7 +64,7 @@ def versions() -> dict[str, str]:
     return {"reglab": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def _save_atomic(state: dict[str, Any], path: Path) -> None:
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write the checkpoint beside ``path`` and rename it over: the previous one survives any failure."""
     with atomic_open(path, "wb") as fh:
         torch.save(state, fh)
@@ -175,7 +175,7 @@ def _best_effort(write: Callable[[], None]) -> None:
 
 def _checkpoint(trainer: Trainer, path: Path) -> None:
     try:
-        _save_atomic(trainer.state_dict(), path)
+        save_checkpoint(trainer.state_dict(), path)
     except OSError as exc:
         previous = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint exists"
         raise StoreError(f"could not write the checkpoint {path} at epoch {trainer.epoch}: "
