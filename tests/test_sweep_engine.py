@@ -208,7 +208,10 @@ def test_fused_sgd_without_biases_and_a_linear_model():
     no_bias = [c([{"kind": "l2", "alpha": a}], s, lr, bias=False) for a, s, lr in ((1e-2, 0, 0.1), (0.0, 1, 0.05))]
     linear = [c([{"kind": "weight_decay", "wd": wd}], s, 0.1, kind="logistic") for wd, s in ((1e-2, 0), (0.0, 1))]
     for configs in (no_bias, linear):
-        assert _formulation(configs) == "batched MLP, fused SGD"
+        trainer = VectorizedTrainer(configs, splits=_splits(), member_threads=False)
+        assert trainer.formulation == "batched MLP, fused SGD"
+        assert_same_as_separate(configs, trainer.run())
+        assert _formulation(configs).startswith("MLP members side by side")
         assert_same_as_separate(configs)
 
 

@@ -7,7 +7,11 @@ formulation (:mod:`reglab.sweep._mlp`: ``baddbmm`` over the stacked weights, one
 backward of the sum of the members' mean losses, gradients into buffers reused
 from step to step; with plain SGD the gradient is never stored, see
 :meth:`VectorizedTrainer._decay`), for any other model with ``vmap`` over
-``functional_call`` and ``torch.func.grad``. Each member keeps what makes it its own run:
+``functional_call`` and ``torch.func.grad``. On a CPU, MLPs with plain SGD and
+cross-entropy (L2 and decay, nothing after the optimizer step) train side by side
+instead: member by member on one thread per core, whole segments of steps per
+TorchScript call (:mod:`reglab.sweep._parallel`), which keeps each network in its
+core's cache. Each member keeps what makes it its own run:
 
 * its init (``build_model`` with its ``train.seed`` / ``model.init_seed``) and its
   shuffle order (a ``torch.Generator`` seeded with its ``train.seed``, drawing one
@@ -44,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from reglab.config import RunConfig
@@ -51,7 +56,8 @@ from reglab.data import Split, Splits, load_dataset
 from reglab.models import build_model
 from reglab.regularize import ops, select_parameters
 from reglab.sweep._checkpoint import MemberCheckpoints, checkpoint_epoch
-from reglab.sweep._mlp import StackedMLP, mlp_layers
+from reglab.sweep._mlp import StackedMLP, _Layer, mlp_layers
+from reglab.sweep._parallel import ACTIVATION_CODES, MemberThreads, compiled_segment
 from reglab.train import FINAL_KEYS, get_loss, resolve_device
 
 __all__ = ["VectorizedTrainer", "MemberResult", "train_vectorized", "SeparateIsFaster", "PROBE_STEPS"]
@@ -113,7 +119,8 @@ class VectorizedTrainer:
     """
 
     def __init__(self, configs: Sequence[RunConfig], *, splits: Splits | None = None,
-                 batched_mlp: bool = True, run_dirs: Sequence[str | None] | None = None,
+                 batched_mlp: bool = True, member_threads: bool = True,
+                 run_dirs: Sequence[str | None] | None = None,
                  probe: Callable[[float], bool] | None = None) -> None:
         if not configs:
             raise ValueError("a vectorized group needs at least one config")
@@ -148,6 +155,8 @@ class VectorizedTrainer:
         self._columns: dict[Any, Any] = {}  # per-member step parameters, rebuilt after compaction
         self._xbuf: torch.Tensor | None = None
         self._ybuf: torch.Tensor | None = None
+        self._onehot: torch.Tensor | None = None
+        self._ones: torch.Tensor | None = None
         layers = mlp_layers(self.template) if batched_mlp else None
         self.mlp = StackedMLP(layers, self.params, self.loss_fn) if layers else None
         self.checkpoints = (MemberCheckpoints(self.configs, list(run_dirs), self._splits_as_trained())
@@ -157,8 +166,21 @@ class VectorizedTrainer:
         self._probe_start, self._probe_times = 0.0, []
         kinds = {k for slot in self.slots for k in slot.kinds}
         self.fused_sgd = self.mlp is not None and tc.optimizer == "sgd" and tc.momentum == 0.0 and "l1" not in kinds
-        self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
-                            else "vmap + functional_call")
+        self.threads = (torch.get_num_threads() if member_threads and self.mlp is not None and tc.optimizer == "sgd"
+                        and "l1" not in kinds and self.device.type == "cpu" and self.loss_fn is F.cross_entropy
+                        and not self._has_post_step() else 0)
+        if self.threads:
+            self.formulation = (f"MLP members side by side on {min(self.threads, len(self.configs))} thread(s), "
+                                f"{'fused SGD' if self.fused_sgd else 'SGD with momentum'}"
+                                f"{' (TorchScript)' if compiled_segment()[1] else ''}")
+        else:
+            self.formulation = ("batched MLP, fused SGD" if self.fused_sgd else "batched MLP" if self.mlp is not None
+                                else "vmap + functional_call")
+
+    def _has_post_step(self) -> bool:
+        """Whether any member has work after the optimizer step (prox-L1, an L2 ball, a max-norm)."""
+        return any((k == "l1_prox" and v != 0.0) or (k in ("l2_ball", "max_norm") and not math.isinf(v))
+                   for slot in self.slots if slot.names for k, v in zip(slot.kinds, slot.value))
 
     def _splits_as_trained(self) -> Splits:
         """The splits with the tensors this pass trains on (device, dtype), so that the members'
@@ -333,6 +355,21 @@ class VectorizedTrainer:
                                       for n, c in factors.items() if any(f != 1.0 for f in c)}
         return self._columns["decay"]
 
+    def _decay_and_l2(self) -> dict[str, tuple[list[float], list[float]]]:
+        """Per tensor, each member's decoupled-decay factor Π(1 − η·wd) and summed L2 strength Σα (SGD with
+        momentum side by side: the gradient ∇C₀ + Σα·w, then the decay, then torch's momentum step)."""
+        lrs = self.lrs_active
+        out = {n: ([1.0] * len(lrs), [0.0] * len(lrs)) for n in self.params}
+        for slot in self.slots:
+            for n in slot.names:
+                decay, l2 = out[n]
+                for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
+                    if k == "weight_decay" and v != 0.0:
+                        decay[row] *= 1.0 - lrs[row] * v
+                    elif k == "l2":
+                        l2[row] += v
+        return out
+
     def _lr_column(self) -> tuple[float | None, torch.Tensor]:
         """The one learning rate when every member shares it (else None), and the (M,) column."""
         if "lr" not in self._columns:
@@ -384,14 +421,17 @@ class VectorizedTrainer:
         start = time.perf_counter()
         n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
         orders = torch.stack([torch.randperm(n, generator=self.generators[m]) for m in self.active]).to(self.device)
-        l1_alpha = self._l1_alphas()
-        losses = []
-        for k, i in enumerate(range(0, n, bs)):
-            if self.probe is not None and 1 <= k <= 1 + PROBE_STEPS:
-                self._check_probe(k)
-            losses.append(self._step(orders[:, i : i + bs], l1_alpha))
+        if self.threads:
+            step_losses = self._side_by_side_epoch(orders)
+        else:
+            l1_alpha = self._l1_alphas()
+            losses = []
+            for k, i in enumerate(range(0, n, bs)):
+                if self.probe is not None and 1 <= k <= 1 + PROBE_STEPS:
+                    self._check_probe(k)
+                losses.append(self._step(orders[:, i : i + bs], l1_alpha))
+            step_losses = torch.stack(losses)  # (steps, members)
         self.probe = None  # the first epoch only
-        step_losses = torch.stack(losses)  # (steps, members)
         epoch = self.epoch + 1
         metrics = self._measure(epoch)
         keep: list[int] = []
@@ -402,7 +442,7 @@ class VectorizedTrainer:
                 step = int(bad[0]) + 1
                 value = float(step_losses[step - 1, row])
                 self._retire(m, f"non-finite training loss ({value}) at epoch {epoch}, step {step} of "
-                                f"{len(losses)} (lr = {lr}); try a smaller train.lr")
+                                f"{step_losses.shape[0]} (lr = {lr}); try a smaller train.lr")
                 continue
             row_metrics = metrics[row]
             row_metrics["step_loss"] = float(step_losses[:, row].double().mean())
@@ -419,6 +459,75 @@ class VectorizedTrainer:
                 self.checkpoints.append_metrics(m, row_metrics)
         if len(keep) < len(self.active):
             self._compact(keep)
+
+    def _side_by_side_epoch(self, orders: torch.Tensor) -> torch.Tensor:
+        """One epoch of every member, member by member on the threads (:mod:`reglab.sweep._parallel`);
+        the step losses (steps, members). ``auto``'s probe times steps 2…1+PROBE_STEPS of all members."""
+        x, y = self.data["train"]
+        n, bs = len(x), self.configs[0].train.batch_size
+        total = math.ceil(n / bs)
+        if self._onehot is None:
+            self._onehot = F.one_hot(y, self.splits.output_dim).to(self.dtype)
+            self._ones = torch.ones(bs, dtype=self.dtype)
+        flat = x.flatten(start_dim=1)
+        tc = self.configs[0].train
+        layers, lrs, members = self.mlp.layers, self.lrs_active, len(self.active)
+        activations = [ACTIVATION_CODES[type(l.activation)] if l.activation is not None else 0 for l in layers]
+        has_bias = [l.bias is not None for l in layers]
+        empty = torch.empty(0, dtype=self.dtype)
+        if self.fused_sgd:  # c = Π(1 − η·wd) − η·Σα in one factor; no gradient, no buffer
+            decay = self._decay()
+            coefficients = {n: (decay[n][0] if n in decay else [1.0] * members, [0.0] * members)
+                            for n in self.params}
+        else:
+            coefficients = self._decay_and_l2()
+
+        def rows(name: str | None, stacks: dict[str, torch.Tensor] | None = None) -> Sequence[torch.Tensor]:
+            if name is None or stacks is None:
+                return [empty] * members
+            return stacks[name].unbind(0)
+
+        def per_member(values: Callable[[_Layer], Sequence[Any]]) -> list[list[Any]]:
+            return [list(v) for v in zip(*[values(l) for l in layers])]
+
+        weights = per_member(lambda l: rows(l.weight, self.params))
+        biases = per_member(lambda l: rows(l.bias, self.params))
+        weight_beta, weight_l2 = (per_member(lambda l, k=k: coefficients[l.weight][k]) for k in (0, 1))
+        bias_beta, bias_l2 = (per_member(lambda l, k=k: coefficients[l.bias][k] if l.bias else [1.0] * members)
+                              for k in (0, 1))
+        if self.fused_sgd:
+            scratch_w = scratch_b = bufs_w = bufs_b = [[] for _ in range(members)]
+        else:
+            for n, p in self.params.items():  # zero before the first step (see _parallel._momentum_step)
+                if "momentum" not in self.state.setdefault(n, {}):
+                    self.state[n]["momentum"] = torch.zeros_like(p)
+            momentum = {n: self.state[n]["momentum"] for n in self.params}
+            scratch_w = per_member(lambda l: rows(l.weight, self.mlp.buffers))
+            scratch_b = per_member(lambda l: rows(l.bias, self.mlp.buffers))
+            bufs_w = per_member(lambda l: rows(l.weight, momentum))
+            bufs_b = per_member(lambda l: rows(l.bias, momentum))
+        losses = torch.empty((members, total), dtype=self.dtype)
+        segment, _ = compiled_segment()
+
+        def steps(row: int, start: int, stop: int) -> None:
+            segment(flat, self._onehot, y, orders[row], weights[row], biases[row], has_bias, activations,
+                    weight_beta[row], bias_beta[row], weight_l2[row], bias_l2[row], lrs[row], tc.momentum,
+                    tc.nesterov, scratch_w[row], scratch_b[row], bufs_w[row], bufs_b[row], bs, start, stop,
+                    self._ones, losses[row])
+
+        runner, everyone, start = MemberThreads(self.threads), range(members), 0
+        if self.probe is not None and total > 1 + PROBE_STEPS:
+            runner.run(steps, everyone, 0, 1)  # the first step warms up (the compiled function, first touches)
+            begin = time.perf_counter()
+            runner.run(steps, everyone, 1, 1 + PROBE_STEPS, segment=PROBE_STEPS)
+            seconds = (time.perf_counter() - begin) / PROBE_STEPS
+            start = 1 + PROBE_STEPS
+            probe, self.probe = self.probe, None
+            if not probe(seconds):
+                raise SeparateIsFaster(seconds)
+        runner.run(steps, everyone, start, total)
+        self.steps += total
+        return losses.T
 
     def _check_probe(self, k: int) -> None:
         """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe (their median) whether to go on."""
