@@ -171,3 +171,65 @@ def test_a_damaged_checkpoint_trains_the_member_from_the_start_in_its_folder(tmp
     assert [m["test_loss"] for m in RunFolder(d).read_metrics()] == pytest.approx(
         [h["test_loss"] for h in whole.history], rel=1e-9)
     assert len(torch.load(d / "checkpoint.pt", weights_only=False)["history"]) == 4  # rewritten at each epoch
+
+
+SEPARATE_KILL_SCRIPT = """
+import os, signal, sys
+from reglab.sweep import parse_sweep, run_sweep
+sweep = parse_sweep({{**{base!r}, "sweep": {axes!r}}})
+seen = []
+
+def progress(done, total, text):
+    seen.append(text)
+    if text.endswith("epoch 3/4") and done == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # the second point, after its epoch 3
+
+run_sweep(sweep, out=sys.argv[1], executor="vectorized", engine="separate", progress=progress)
+"""
+
+
+@pytest.mark.slow
+def test_a_separate_point_killed_mid_run_resumes_from_its_checkpoint(tmp_path):
+    """Points that train one by one checkpoint in their run folders too; a rerun continues the killed one."""
+    axes = {"train.seed": [0, 1, 2]}
+    proc = subprocess.run([sys.executable, "-c", SEPARATE_KILL_SCRIPT.format(base=DIGITS, axes=axes),
+                           str(tmp_path / "a")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    before = {r["id"]: r["status"] for r in RunStore(tmp_path / "a").list_runs()}
+    assert sorted(before.values()) == ["completed", "interrupted"]  # the third point was never opened
+
+    s = parse_sweep({**DIGITS, "sweep": axes})
+    rerun = run_sweep(s, out=tmp_path / "a", executor="vectorized", engine="separate")
+    assert [p.status for p in rerun.points] == ["completed"] * 3
+    assert [p.skipped for p in rerun.points] == [True, False, False]
+    assert rerun.points[1].run_id in before and before[rerun.points[1].run_id] == "interrupted"
+    assert [(p.resumed_from, p.epochs_trained) for p in rerun.points[1:]] == [(3, 1), (0, 4)]
+    assert {p.engine for p in rerun.points[1:]} == {"separate"}
+    store = RunStore(tmp_path / "a")
+    for p in rerun.points:
+        ref = train(s.points[p.index].config)
+        assert p.final == pytest.approx(ref.final, rel=1e-9, nan_ok=True)
+        assert [m["epoch"] for m in store.folder(p.run_id).read_metrics()] == [1, 2, 3, 4]
+        assert [m["epoch"] for m in store.metrics(p.run_id)] == [1, 2, 3, 4]
+
+
+def test_train_into_a_folder_continues_from_its_checkpoint_or_starts_over(tmp_path):
+    """``train(folder=...)``, what a sweep's worker calls for a point that trains on its own."""
+    c = cfg(0)
+    short = parse_config({**c.model_dump(), "train": {**c.train.model_dump(), "epochs": 2}})
+    d = tmp_path / "run"
+    d.mkdir()
+    train(short, folder=d)
+    assert [m["epoch"] for m in RunFolder(d).read_metrics()] == [1, 2]
+    with open(d / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": 3, "test_loss": 9.0}\n')  # a killed run's epoch past its checkpoint
+    whole = train(c)
+    continued = train(c, folder=d)
+    assert len(continued.history) == 4
+    assert [h["test_loss"] for h in continued.history] == pytest.approx([h["test_loss"] for h in whole.history],
+                                                                         rel=1e-9)
+    assert [m["epoch"] for m in RunFolder(d).read_metrics()] == [1, 2, 3, 4]
+    assert RunFolder(d).read_metrics()[2]["test_loss"] == pytest.approx(whole.history[2]["test_loss"], rel=1e-9)
+    (d / "checkpoint.pt").write_bytes(b"damaged")
+    again = train(c, folder=d)
+    assert [h["test_loss"] for h in again.history] == pytest.approx([h["test_loss"] for h in whole.history], rel=1e-9)

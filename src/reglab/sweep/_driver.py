@@ -226,8 +226,8 @@ def _open_runs(store: RunStore, sweep: Sweep, unit: WorkUnit, points: dict[int, 
     dirs = {}
     for member in unit.members:
         point = points[member.index]
-        resumed = _resumable(store, point.id) if unit.engine != "separate" and point.id in interrupted else None
-        if resumed is not None:  # an interrupted pass left a checkpoint: its trainer continues from there
+        resumed = _resumable(store, point.id) if point.id in interrupted else None
+        if resumed is not None:  # an interrupted run left a checkpoint: its trainer continues from there
             store.mark_running(resumed, [])
             opened[member.index] = resumed
             dirs[member.index] = str(store.run_dir(resumed))

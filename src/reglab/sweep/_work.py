@@ -157,14 +157,17 @@ def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits) 
     try:
         cfg = parse_config(member.config)
         epoch_progress = (lambda e, total, _metrics: progress(e, total)) if progress else None
-        result = train(cfg, progress=epoch_progress, trainer=Trainer(cfg, splits=data.get(cfg)))
+        resumed_from = checkpoint_epoch(member.run_dir)
+        result = train(cfg, progress=epoch_progress, trainer=Trainer(cfg, splits=data.get(cfg)),
+                       folder=member.run_dir)
     except ReglabError as exc:
         return MemberResult("failed", str(exc), [], _final([]), [], time.perf_counter() - start, "input")
     except Exception as exc:
         return MemberResult("failed", f"internal error {type(exc).__name__}: {exc}", [], _final([]), [],
                             time.perf_counter() - start, "internal")
     return MemberResult(result.status, result.reason, result.history, result.final, result.penalized,
-                        time.perf_counter() - start, model=result.model if data.keep_models else None)
+                        time.perf_counter() - start, resumed_from=resumed_from,
+                        model=result.model if data.keep_models else None)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ written); ``--resume`` continues an interrupted run from its last checkpoint.
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import secrets
@@ -27,7 +28,7 @@ from reglab._version import __version__
 from reglab.config import RunConfig, config_hash, config_to_toml
 from reglab.errors import ReglabError, RunError, RunLockedError, StoreError
 from reglab.store import RunLock, RunStore, owner_pid
-from reglab.store._folder import atomic_open, write_atomic
+from reglab.store._folder import RunFolder, atomic_open, write_atomic
 from reglab.train._load import CHECKPOINT
 from reglab.train._trainer import Trainer
 
@@ -80,8 +81,14 @@ ProgressFn = Callable[[int, int, dict[str, float] | None], None]
 
 def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool = False,
           progress: ProgressFn | None = None, trainer: Trainer | None = None,
-          log: Callable[[str], None] | None = None) -> RunResult:
+          log: Callable[[str], None] | None = None, folder: str | os.PathLike | None = None) -> RunResult:
     """Train ``cfg``; with ``out``, store the run in ``out/runs.db`` and checkpoint every epoch.
+
+    ``folder`` (without ``out``): a run folder that someone else stores, as a sweep's
+    worker trains a point its driver opened (the caller holds the folder's lock). The
+    run continues from the folder's checkpoint when it holds a readable one (else it
+    starts over), writes ``checkpoint.pt`` when due and appends each epoch to the
+    folder's ``metrics.jsonl``, as a stored run does.
 
     ``resume=True`` continues the newest unfinished run with the same resolved
     config from its last checkpoint, and ends with the numbers an uninterrupted
@@ -103,6 +110,9 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
     run_id, run_dir, lock = None, None, None
     if store is not None:
         run_id, run_dir, lock = _open_run(store, cfg, chash, resume, trainer)
+    elif folder is not None:
+        run_dir = Path(folder)
+        _continue_in_folder(trainer, run_dir)
     try:
         if log is not None:
             log(f"training on {trainer.splits.name} ({len(trainer.splits.train)} examples), device "
@@ -133,11 +143,13 @@ def _loop(cfg: RunConfig, chash: str, trainer: Trainer, store: RunStore | None, 
                 status, reason = "diverged", result.diverged
                 break
             due = trainer.epoch % cfg.train.checkpoint_every == 0 or trainer.epoch == cfg.train.epochs or result.stop
-            if store is not None and cfg.train.checkpoint and due:
+            if run_dir is not None and cfg.train.checkpoint and due:
                 _checkpoint(trainer, run_dir / CHECKPOINT)
             if store is not None:
                 # metrics past the last checkpoint are replaced on resume (record_epochs drops them)
                 store.record_epochs(run_id, trainer.history[-1:], trainer.epoch)
+            elif run_dir is not None:
+                RunFolder(run_dir).append_metrics(trainer.history[-1:])
             if progress:
                 progress(trainer.epoch, cfg.train.epochs, result.metrics)
             if result.stop:
@@ -229,6 +241,21 @@ def _resume_run(store: RunStore, cfg: RunConfig, chash: str, trainer: Trainer) -
         lock.release()
         raise
     return run_id, run_dir, lock
+
+
+def _continue_in_folder(trainer: Trainer, run_dir: Path) -> None:
+    """``train(folder=...)``: load the folder's checkpoint if it is readable, and make its ``metrics.jsonl``
+    hold exactly the epochs the trainer has (what a killed run wrote after its checkpoint is dropped)."""
+    path = run_dir / CHECKPOINT
+    if path.exists():
+        fresh = copy.deepcopy(trainer.state_dict())
+        try:
+            trainer.load_state_dict(torch.load(path, map_location=trainer.device, weights_only=False))
+        except Exception:  # a damaged file: the point trains from the start, as a vectorized member does
+            trainer.load_state_dict(fresh)
+    folder = RunFolder(run_dir)
+    if trainer.history or (folder.metrics_path.exists() and folder.metrics_path.stat().st_size):
+        folder.write_metrics(trainer.history)
 
 
 def _load_checkpoint(trainer: Trainer, path: Path, run_id: str) -> None:
