@@ -83,7 +83,8 @@ def test_an_interrupted_sweep_keeps_what_finished_and_its_rerun_matches_an_unint
     runs = RunStore(tmp_path / "a").list_runs()
     assert sorted(r["status"] for r in runs) == ["completed", "completed", "interrupted", "interrupted"]
     resumed = run_sweep(s, out=tmp_path / "a", executor="vectorized")
-    assert (resumed.skipped, resumed.new_runs) == (2, 2)
+    assert (resumed.skipped, resumed.new_runs, resumed.resumed) == (2, 0, 2)  # continued from their checkpoints
+    assert all(p.resumed_from > 0 for p in resumed.points if not p.skipped)
     whole = run_sweep(s, out=tmp_path / "b", executor="vectorized")
     assert [p.final for p in resumed.points] == [p.final for p in whole.points]
 
@@ -117,7 +118,7 @@ def test_the_command_on_the_example(tmp_path, repo_root):
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)
     assert set(doc) >= {"sweep_id", "points", "new_runs", "skipped", "seconds"}
-    assert (doc["new_runs"], doc["skipped"]) == (20, 0)
+    assert (doc["new_runs"], doc["resumed"], doc["skipped"]) == (20, 0, 0)
     point = doc["points"][0]
     assert set(point) >= {"id", "config", "status", "reason", "engine", "final"}
     assert point["config"] == {"regularizer.0.alpha": 1e-5, "regularizer.0.kind": "l2", "train.seed": 0}
@@ -155,7 +156,8 @@ def test_a_sweep_killed_with_sigkill_and_rerun_gives_the_numbers_of_an_uninterru
     assert sorted(r["status"] for r in runs) == ["completed", "completed", "interrupted", "interrupted"]
     s = sweep(axes)
     rerun = run_sweep(s, out=tmp_path / "a", executor="vectorized")
-    assert (rerun.skipped, rerun.new_runs) == (2, 2)
+    assert (rerun.skipped, rerun.new_runs + rerun.resumed) == (2, 2)
+    assert rerun.resumed == sum(1 for p in rerun.points if p.resumed_from > 0)
     whole = run_sweep(s, out=tmp_path / "b", executor="vectorized")
     assert [p.final for p in rerun.points] == [p.final for p in whole.points]
     assert [p.status for p in rerun.points] == ["completed"] * 4

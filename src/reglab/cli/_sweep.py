@@ -91,8 +91,8 @@ def sweep_command(
         emit_error("interrupted", "interrupted; the points that finished are stored, those in flight are "
                    "'interrupted': run the same command again to train the rest", None, json_)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    _print(result, axes, json_, f"sweep {sweep.id}: {result.new_runs} new runs, {result.skipped} skipped, "
-                                f"{result.seconds:.1f} s on '{result.executor}'")
+    _print(result, axes, json_, f"sweep {sweep.id}: {result.new_runs} new runs, {result.resumed} resumed, "
+                                f"{result.skipped} skipped, {result.seconds:.1f} s on '{result.executor}'")
     code = sweep_exit_code(result.points)
     if code != ExitCode.OK:
         raise typer.Exit(int(code))

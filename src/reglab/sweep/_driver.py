@@ -83,7 +83,13 @@ class SweepResult:
 
     @property
     def new_runs(self) -> int:
-        return sum(1 for p in self.points if p.run_id is not None and not p.skipped)
+        """Points this sweep trained from the start (a point continued from a checkpoint is ``resumed``)."""
+        return sum(1 for p in self.points if p.run_id is not None and not p.skipped and not p.resumed_from)
+
+    @property
+    def resumed(self) -> int:
+        """Interrupted points this sweep continued from their checkpoints."""
+        return sum(1 for p in self.points if p.run_id is not None and not p.skipped and p.resumed_from)
 
     @property
     def skipped(self) -> int:
@@ -92,7 +98,7 @@ class SweepResult:
     def to_json(self) -> dict[str, Any]:
         return strict_json({"sweep_id": self.sweep_id, "executor": self.executor, "dry_run": self.dry_run,
                             "points": [p.to_json() for p in self.points], "new_runs": self.new_runs,
-                            "skipped": self.skipped, "seconds": self.seconds, "out": self.out})
+                            "resumed": self.resumed, "skipped": self.skipped, "seconds": self.seconds, "out": self.out})
 
 
 def _versions() -> dict[str, str]:
