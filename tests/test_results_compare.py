@@ -95,6 +95,21 @@ def test_the_figure_has_a_log_axis_with_zero_placed_a_decade_left_and_the_best_p
     assert (star.get_xdata()[0], star.get_ydata()[0]) == pytest.approx((x_best, best.mean))
 
 
+def test_higher_is_better_stars_the_highest_mean(swept):
+    """Sparsity (the fraction of exact zeros): prox-L1 at the largest α has the most; --higher-is-better picks it."""
+    out, sweep = swept
+    expected = expected_rows(out, sweep.id, "sparsity")
+    means = {k: np.mean(v) for k, (v, _) in expected.items()}
+    done = invoke(["runs", "compare", sweep.id, "--metric", "sparsity", "--higher-is-better", "--out", out, "--json"])
+    assert done.code == 0, done
+    doc = run_document(done)
+    assert doc["higher_is_better"] is True
+    assert (doc["best"]["axes"]["regularizer.0.kind"], doc["best"]["axes"]["regularizer.0.alpha"]) == max(
+        means, key=means.get)
+    lowest = compare_sweep(out, sweep.id, "sparsity")
+    assert lowest.rows[lowest.best].mean == pytest.approx(min(means.values()), rel=1e-12)
+
+
 def test_the_command_prints_the_table_writes_a_png_and_a_summary(swept):
     out, sweep = swept
     done = invoke(["runs", "compare", sweep.id[:12], "--out", out, "--json"])

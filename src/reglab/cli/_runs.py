@@ -72,6 +72,9 @@ def show_run(run_id: str, out: Path = OutOption, json_: bool = typer.Option(Fals
 def compare_runs(sweep_id: str = typer.Argument(..., help="a sweep's id (or a unique prefix), as 'reglab sweep' "
                                                         "printed it"),
                  metric: str = typer.Option("test_error", "--metric", help="the final metric to compare"),
+                 higher_is_better: bool = typer.Option(False, "--higher-is-better",
+                                                       help="the best point has the highest mean (e.g. sparsity); "
+                                                            "default: the lowest"),
                  out: Path = OutOption, json_: bool = typer.Option(False, "--json")) -> None:
     """Compare a sweep's points: mean ± sd over seeds per combination of the other axes, and a figure.
 
@@ -80,7 +83,7 @@ def compare_runs(sweep_id: str = typer.Argument(..., help="a sweep's id (or a un
     """
     from reglab.results import comparison_table, compare_sweep, write_comparison
 
-    comparison = write_comparison(compare_sweep(out, sweep_id, metric), out)
+    comparison = write_comparison(compare_sweep(out, sweep_id, metric, higher_is_better=higher_is_better), out)
     if json_:
         emit_json(comparison.to_json())
         return

@@ -6,8 +6,9 @@ axis** (the first numeric axis whose key ends in ``alpha``, else the first numer
 axis), the figure's x axis; and the rest, one line of the figure each (``regularizer.0.kind``). A row is one combination of the non-seed axes; its
 mean ± sd (sample sd, :func:`reglab.experiments._common.mean_sd`) is over the row's
 ``completed`` runs with a finite value of the metric, ``n`` of them; its status counts say
-what became of every point in it. The best row has the lowest mean (every metric reglab
-stores, errors and losses, is better lower).
+what became of every point in it. The best row has the lowest mean (errors and losses are
+better lower), or the highest with ``higher_is_better`` (``--higher-is-better``: a metric such as
+``sparsity`` where more is what is sought).
 
 α here is what the sweep's config says: the strength on the *mean* training loss
 (reglab's convention; Nielsen's λ = α·n).
@@ -72,6 +73,7 @@ class SweepComparison:
     rows: list[ComparisonRow]
     superseded: int = 0
     files: dict[str, str] = field(default_factory=dict)
+    higher_is_better: bool = False
 
     @property
     def group_axes(self) -> list[str]:
@@ -79,15 +81,19 @@ class SweepComparison:
 
     @property
     def best(self) -> int | None:
-        """Index of the row with the lowest mean (None when no row has a value)."""
+        """Index of the row with the lowest mean, or the highest with ``higher_is_better`` (None when no row
+        has a value)."""
         scored = [i for i, r in enumerate(self.rows) if r.mean is not None]
-        return min(scored, key=lambda i: self.rows[i].mean) if scored else None
+        if not scored:
+            return None
+        pick = max if self.higher_is_better else min
+        return pick(scored, key=lambda i: self.rows[i].mean)
 
     def to_json(self) -> dict[str, Any]:
         best = self.best
         return {"sweep_id": self.sweep_id, "name": self.name, "metric": self.metric, "axes": self.axes,
                 "seed_axes": self.seed_axes, "strength_axis": self.strength_axis, "line_axes": self.line_axes,
-                "rows": [r.to_json() for r in self.rows],
+                "rows": [r.to_json() for r in self.rows], "higher_is_better": self.higher_is_better,
                 "best": None if best is None else {"row": best, **self.rows[best].to_json()},
                 "superseded_runs": self.superseded, **self.files}
 
@@ -121,7 +127,8 @@ def _allowed_metrics(points: list[dict[str, Any]]) -> list[str]:
     return [*FINAL_KEYS, *sorted(found - set(FINAL_KEYS))]
 
 
-def compare_sweep(out: str | os.PathLike, sweep_id: str, metric: str = DEFAULT_METRIC) -> SweepComparison:
+def compare_sweep(out: str | os.PathLike, sweep_id: str, metric: str = DEFAULT_METRIC, *,
+                  higher_is_better: bool = False) -> SweepComparison:
     """Read sweep ``sweep_id`` (its id or a unique prefix) from the store in ``out`` and compare its points.
 
     >>> import tempfile
@@ -157,4 +164,5 @@ def compare_sweep(out: str | os.PathLike, sweep_id: str, metric: str = DEFAULT_M
             row.values.append(value)
     name = found.points[0]["name"] if found.points else None
     return SweepComparison(found.sweep_id, name, metric, found.axes, seeds, strength,
-                           [a for a in group_axes if a != strength], list(rows.values()), found.superseded)
+                           [a for a in group_axes if a != strength], list(rows.values()), found.superseded,
+                           higher_is_better=higher_is_better)

@@ -3,7 +3,7 @@
 The x axis is logarithmic when the strength axis has positive values; a strength of 0 (no
 regularization) cannot sit on a log axis, so it is drawn one decade left of the smallest
 positive strength, labelled ``0``, behind a dotted break line. Error bars are ± one sample sd
-over the seeds; the best row (lowest mean) is a star.
+over the seeds; the best row (lowest mean, or highest with ``higher_is_better``) is a star.
 """
 
 from __future__ import annotations
