@@ -227,3 +227,45 @@ def test_train_vectorized_matches_the_batched_formulation():
     batched = VectorizedTrainer(configs, splits=_splits(), member_threads=False).run()
     for a, b in zip(side, batched):
         assert a.final == pytest.approx(b.final, rel=1e-9, abs=1e-12, nan_ok=True)
+
+
+def test_passes_overlapping_in_threads_of_one_process_restore_the_thread_count():
+    """Pass A starts, then B; A ends while B still runs, and the count comes back when B ends (a save-and-restore
+    per pass would leave the process at the 1 that B saved while A was running)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
+        seen = []
+
+        def pass_a(row, start, stop):
+            a_inside.set()
+            assert b_inside.wait(timeout=10)
+
+        def pass_b(row, start, stop):
+            b_inside.set()
+            if start == 1:
+                assert a_done.wait(timeout=10)
+            seen.append(torch.get_num_threads())
+
+        def run_a():
+            MemberThreads(1).run(pass_a, [0], 0, 1)
+            a_done.set()
+
+        def run_b():
+            assert a_inside.wait(timeout=10)
+            MemberThreads(1).run(pass_b, [0], 0, 3, segment=1)
+
+        threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [1, 1, 1]
+        fresh = []  # a thread started now reads the process-wide count (the calling thread keeps its own)
+        probe = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+        probe.start()
+        probe.join()
+        assert fresh == [2]
+    finally:
+        torch.set_num_threads(previous)

@@ -463,9 +463,29 @@ class VectorizedTrainer:
     def _side_by_side_epoch(self, orders: torch.Tensor) -> torch.Tensor:
         """One epoch of every member, member by member on the threads (:mod:`reglab.sweep._parallel`);
         the step losses (steps, members). ``auto``'s probe times steps 2…1+PROBE_STEPS of all members."""
-        x, y = self.data["train"]
-        n, bs = len(x), self.configs[0].train.batch_size
+        n, bs = len(self.data["train"][0]), self.configs[0].train.batch_size
         total = math.ceil(n / bs)
+        losses = torch.empty((len(self.active), total), dtype=self.dtype)
+        steps = self.side_by_side_steps(orders, losses)
+        runner, everyone, start = MemberThreads(self.threads), range(len(self.active)), 0
+        if self.probe is not None and total > 1 + PROBE_STEPS:
+            runner.run(steps, everyone, 0, 1)  # the first step warms up (the compiled function, first touches)
+            begin = time.perf_counter()
+            runner.run(steps, everyone, 1, 1 + PROBE_STEPS, segment=PROBE_STEPS)
+            seconds = (time.perf_counter() - begin) / PROBE_STEPS
+            start = 1 + PROBE_STEPS
+            probe, self.probe = self.probe, None
+            if not probe(seconds):
+                raise SeparateIsFaster(seconds)
+        runner.run(steps, everyone, start, total)
+        self.steps += total
+        return losses.T
+
+    def side_by_side_steps(self, orders: torch.Tensor, losses: torch.Tensor) -> Callable[[int, int, int], None]:
+        """``steps(row, a, b)``: member ``row``'s steps a…b−1 of the epoch in which it draws ``orders[row]``,
+        its step losses into ``losses[row]`` (for :class:`~reglab.sweep._parallel.MemberThreads`)."""
+        x, y = self.data["train"]
+        bs = self.configs[0].train.batch_size
         if self._onehot is None:
             self._onehot = F.one_hot(y, self.splits.output_dim).to(self.dtype)
             self._ones = torch.ones(bs, dtype=self.dtype)
@@ -506,7 +526,6 @@ class VectorizedTrainer:
             scratch_b = per_member(lambda l: rows(l.bias, self.mlp.buffers))
             bufs_w = per_member(lambda l: rows(l.weight, momentum))
             bufs_b = per_member(lambda l: rows(l.bias, momentum))
-        losses = torch.empty((members, total), dtype=self.dtype)
         segment, _ = compiled_segment()
 
         def steps(row: int, start: int, stop: int) -> None:
@@ -515,19 +534,7 @@ class VectorizedTrainer:
                     tc.nesterov, scratch_w[row], scratch_b[row], bufs_w[row], bufs_b[row], bs, start, stop,
                     self._ones, losses[row])
 
-        runner, everyone, start = MemberThreads(self.threads), range(members), 0
-        if self.probe is not None and total > 1 + PROBE_STEPS:
-            runner.run(steps, everyone, 0, 1)  # the first step warms up (the compiled function, first touches)
-            begin = time.perf_counter()
-            runner.run(steps, everyone, 1, 1 + PROBE_STEPS, segment=PROBE_STEPS)
-            seconds = (time.perf_counter() - begin) / PROBE_STEPS
-            start = 1 + PROBE_STEPS
-            probe, self.probe = self.probe, None
-            if not probe(seconds):
-                raise SeparateIsFaster(seconds)
-        runner.run(steps, everyone, start, total)
-        self.steps += total
-        return losses.T
+        return steps
 
     def _check_probe(self, k: int) -> None:
         """``auto``: time steps 2…1+PROBE_STEPS of the first epoch; ask the probe (their median) whether to go on."""

@@ -33,11 +33,12 @@ runs as Python: the numbers are the same, only the threads then take turns.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Callable, List
 
 import torch
@@ -159,6 +160,30 @@ def compiled_segment() -> tuple[Callable[..., None], bool]:
     return scripted, not isinstance(scripted, type(sgd_segment))  # PYTORCH_JIT=0 hands back the function
 
 
+_INTRA_OP = threading.Lock()
+_intra_op_users = 0
+_intra_op_saved = 1
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread() -> Iterator[None]:
+    """torch's intra-op threads at 1 while any pass of this process runs its members (passes may overlap in
+    threads of one process: the first to enter saves the count, the last to leave restores it)."""
+    global _intra_op_users, _intra_op_saved
+    with _INTRA_OP:
+        if _intra_op_users == 0:
+            _intra_op_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _intra_op_users += 1
+    try:
+        yield
+    finally:
+        with _INTRA_OP:
+            _intra_op_users -= 1
+            if _intra_op_users == 0:
+                torch.set_num_threads(_intra_op_saved)
+
+
 class MemberThreads:
     """Run every member's steps ``start…stop−1`` on ``threads`` threads, a segment per call.
 
@@ -200,9 +225,7 @@ class MemberThreads:
                         work.put((row, end))
 
         count = min(self.threads, len(members))
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with _one_intra_op_thread():
             if count == 1:
                 worker()
             else:
@@ -217,7 +240,5 @@ class MemberThreads:
                     for t in pool:
                         t.join()
                     raise
-        finally:
-            torch.set_num_threads(previous)
         if errors:
             raise errors[0]
