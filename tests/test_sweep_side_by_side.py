@@ -14,6 +14,7 @@ import torch
 
 from reglab.config import parse_config
 from reglab.sweep import VectorizedTrainer, train_vectorized
+from reglab.train import train
 from reglab.sweep._engine import SeparateIsFaster
 from reglab.sweep._parallel import MemberThreads, compiled_segment, sgd_segment
 
@@ -229,43 +230,100 @@ def test_train_vectorized_matches_the_batched_formulation():
         assert a.final == pytest.approx(b.final, rel=1e-9, abs=1e-12, nan_ok=True)
 
 
-def test_passes_overlapping_in_threads_of_one_process_restore_the_thread_count():
-    """Pass A starts, then B; A ends while B still runs, and the count comes back when B ends (a save-and-restore
-    per pass would leave the process at the 1 that B saved while A was running)."""
+def test_passes_in_threads_of_one_process_take_turns_and_restore_each_threads_count():
+    """Two passes started at once in two threads: never inside together (torch's count is partly per thread),
+    every member step on one intra-op thread, and each calling thread and the process back at 2 after."""
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
-        seen = []
+        inside, overlaps, seen, after = [], [], [], []
+        lock = threading.Lock()
 
-        def pass_a(row, start, stop):
-            a_inside.set()
-            assert b_inside.wait(timeout=10)
-
-        def pass_b(row, start, stop):
-            b_inside.set()
-            if start == 1:
-                assert a_done.wait(timeout=10)
+        def step(row, start, stop):
+            with lock:
+                overlaps.append(len(inside))
+                inside.append(row)
             seen.append(torch.get_num_threads())
+            threading.Event().wait(0.01)
+            with lock:
+                inside.remove(row)
 
-        def run_a():
-            MemberThreads(1).run(pass_a, [0], 0, 1)
-            a_done.set()
+        def one_pass(row):
+            torch.set_num_threads(2)  # this thread's own count, as a caller would have it
+            MemberThreads(1).run(step, [row], 0, 5, segment=1)
+            after.append(torch.get_num_threads())
 
-        def run_b():
-            assert a_inside.wait(timeout=10)
-            MemberThreads(1).run(pass_b, [0], 0, 3, segment=1)
-
-        threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+        threads = [threading.Thread(target=one_pass, args=(r,)) for r in (0, 1)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert seen == [1, 1, 1]
-        fresh = []  # a thread started now reads the process-wide count (the calling thread keeps its own)
+        assert overlaps == [0] * 10 and seen == [1] * 10
+        assert after == [2, 2]
+        fresh = []  # a thread started now reads the process-wide count
         probe = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
         probe.start()
         probe.join()
-        assert fresh == [2]
+        assert fresh == [2] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_mlp_layers_takes_exact_classes_and_no_activation_after_the_output():
+    from torch import nn
+
+    from reglab.sweep._mlp import mlp_layers
+
+    class MyReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    assert [l.weight for l in mlp_layers(nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))] \
+        == ["1.weight", "3.weight"]
+    assert mlp_layers(nn.Sequential(nn.Linear(4, 3), MyReLU(), nn.Linear(3, 2))) is None
+    assert mlp_layers(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.Tanh())) is None
+
+
+def test_float32_members_equal_their_separate_runs_to_float32_rounding():
+    configs = []
+    for s, (reg, momentum) in enumerate([({"kind": "l2", "alpha": 1e-2}, 0.0), ({"kind": "weight_decay", "wd": 1e-1}, 0.9),
+                                         ({"kind": "l2", "alpha": 0.0}, 0.9)]):
+        c = mlp([reg], seed=s, momentum=momentum, lr=0.05)
+        configs.append(parse_config({**c.model_dump(), "train": {**c.train.model_dump(), "dtype": "float32"}}))
+    by_momentum = [configs[:1], configs[1:]]
+    for group in by_momentum:
+        trainer = _side_by_side(group)
+        assert trainer.dtype == torch.float32
+        assert_same_as_separate(group, trainer.run(), rel=1e-4)
+
+
+def test_momentum_members_bit_for_bit_on_one_thread_or_two_and_after_one_diverges():
+    configs = [mlp([{"kind": "l2", "alpha": a}], seed=s, lr=lr, momentum=0.9, nesterov=n, epochs=3)
+               for a, s, lr, n in ((1e-2, 0, 0.05, False), (0.0, 1, 1e100, False), (1e-3, 2, 0.02, False))]
+    one, w1 = _trained_weights(configs, 1)
+    two, w2 = _trained_weights(configs, 2)
+    assert [one.results[m].status for m in range(3)] == ["completed", "diverged", "completed"]
+    assert one.active == two.active == [0, 2]  # member 1 left the stacks (and its momentum buffers)
+    for name in w1:
+        assert torch.equal(w1[name], w2[name]), name
+    assert_same_as_separate([configs[0], configs[2]], [two.results[0], two.results[2]])
+    separate = train(configs[1])
+    assert (two.results[1].status, two.results[1].reason) == (separate.status, separate.reason)
+
+
+def test_a_point_retrained_after_a_failed_pass_starts_from_the_beginning(tmp_path):
+    """After a pass fails, its points train separately from the start: the failed pass's checkpoint is dropped."""
+    from reglab.sweep._plan import Member
+    from reglab.sweep._work import _separate, _SharedSplits
+    from reglab.train import train as train_run
+
+    c = mlp([{"kind": "l2", "alpha": 1e-3}], seed=0, epochs=3)
+    short = parse_config({**c.model_dump(), "train": {**c.train.model_dump(), "epochs": 2}})
+    d = tmp_path / "point"
+    d.mkdir()
+    train_run(short, folder=d)  # what the failed pass left: a checkpoint after 2 epochs
+    member = Member(0, "p0", c.model_dump(mode="json"), str(d))
+    result = _separate(member, None, _SharedSplits([member]), fresh=True)
+    assert result.status == "completed" and result.resumed_from == 0 and len(result.history) == 3
+    resumed = _separate(member, None, _SharedSplits([member]))  # without fresh: continues (here: already done)
+    assert resumed.resumed_from == 3

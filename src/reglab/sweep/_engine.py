@@ -513,7 +513,8 @@ class VectorizedTrainer:
         weights = per_member(lambda l: rows(l.weight, self.params))
         biases = per_member(lambda l: rows(l.bias, self.params))
         weight_beta, weight_l2 = (per_member(lambda l, k=k: coefficients[l.weight][k]) for k in (0, 1))
-        bias_beta, bias_l2 = (per_member(lambda l, k=k: coefficients[l.bias][k] if l.bias else [1.0] * members)
+        unused = ([1.0] * members, [0.0] * members)  # a layer without bias: factor 1, no L2 (never read)
+        bias_beta, bias_l2 = (per_member(lambda l, k=k: coefficients[l.bias][k] if l.bias else unused[k])
                               for k in (0, 1))
         if self.fused_sgd:
             scratch_w = scratch_b = bufs_w = bufs_b = [[] for _ in range(members)]
@@ -650,11 +651,12 @@ class VectorizedTrainer:
 
 def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = None,
                      progress: Callable[[int, int], None] | None = None, batched_mlp: bool = True,
-                     run_dirs: Sequence[str | None] | None = None,
+                     member_threads: bool = True, run_dirs: Sequence[str | None] | None = None,
                      probe: Callable[[float], bool] | None = None, keep_models: bool = False) -> list[MemberResult]:
     """Train ``configs`` in one vectorized pass (see the module docstring); one result per config.
 
-    ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons).
+    ``batched_mlp=False`` keeps MLPs on the generic ``vmap`` path (for comparisons);
+    ``member_threads=False`` keeps CPU MLPs with SGD batched instead of side by side.
     With ``run_dirs`` (one run folder or None per config), each member writes its
     checkpoint every ``train.checkpoint_every`` epochs and its epochs' metrics there,
     as a separate run does, and members whose folder holds a checkpoint continue
@@ -663,8 +665,8 @@ def train_vectorized(configs: Sequence[RunConfig], *, splits: Splits | None = No
     returns False the pass stops with :class:`SeparateIsFaster` (``--engine auto``).
     ``keep_models``: each completed member's result carries its trained network (``model``).
     """
-    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, run_dirs=run_dirs,
-                             probe=probe).run(progress, keep_models=keep_models)
+    return VectorizedTrainer(configs, splits=splits, batched_mlp=batched_mlp, member_threads=member_threads,
+                             run_dirs=run_dirs, probe=probe).run(progress, keep_models=keep_models)
 
 
 def _mask(value: Any) -> Any:

@@ -170,7 +170,10 @@ def run_unit_with_threads(unit: WorkUnit, threads: int) -> list[PointOutcome]:
     """:func:`run_unit` with torch limited to ``threads`` threads (a Dask worker has no initializer)."""
     import torch
 
-    torch.set_num_threads(threads)
+    from reglab.sweep._parallel import THREAD_COUNT_LOCK
+
+    with THREAD_COUNT_LOCK:  # not while another task's pass holds its members at one thread each
+        torch.set_num_threads(threads)
     return run_unit(unit)
 
 

@@ -51,13 +51,15 @@ def mlp_layers(template: nn.Module) -> list[_Layer] | None:
         modules = modules[1:]
     layers: list[_Layer] = []
     for name, module in modules:
-        if isinstance(module, nn.Linear):
+        if type(module) is nn.Linear:  # exact classes: a subclass may compute something else
             layers.append(_Layer(f"{name}.weight", f"{name}.bias" if module.bias is not None else None, None))
-        elif isinstance(module, _ACTIVATIONS) and layers and layers[-1].activation is None:
-            if not isinstance(module, nn.Identity):
+        elif type(module) in _ACTIVATIONS and layers and layers[-1].activation is None:
+            if type(module) is not nn.Identity:
                 layers[-1] = _Layer(layers[-1].weight, layers[-1].bias, module)
         else:
             return None
+    if layers and layers[-1].activation is not None:
+        return None  # the loss takes the last Linear's output (the gradient at z_L has no φ' here)
     return layers or None
 
 

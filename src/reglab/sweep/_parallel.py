@@ -7,7 +7,8 @@ than a core's L2 cache holds, while a hand-written loop keeps its one network
 (1.1 MB) cache-resident for the whole epoch. So on a CPU, for MLPs trained with
 SGD (plain, momentum, Nesterov), the engine trains the members the other way round: member by member,
 a segment of consecutive steps at a time, with the members spread over threads,
-one per core (torch's thread count; every op on one intra-op thread). A segment
+one per core (torch's thread count; every op on one intra-op thread, or on
+threads // M when there are fewer members M than threads). A segment
 is one call of a TorchScript function (:func:`sgd_segment`), which runs without
 Python's GIL, so the threads really run at once, and which does by hand what
 the notes' backpropagation equations say (BP1–BP4), for plain SGD::
@@ -21,7 +22,8 @@ with c = 1 − η·α for L2 (α on the mean loss, the old weights), Π(1 − η
 decoupled decay (see :meth:`VectorizedTrainer._decay`); with momentum (and Nesterov's)
 the gradient δ_lᵀh_{l−1} + α·W_l is formed and torch.optim.SGD's step taken. Members are independent,
 so which thread runs which segment changes nothing: a member's numbers are the
-same bit for bit whatever the thread count or schedule (a test), and equal its
+same bit for bit whatever the schedule and whatever the thread count, as long as
+there are at least as many members as threads (a test), and equal its
 separate :func:`reglab.train.train` run up to the rounding of matrix products.
 
 TorchScript (``torch.jit.script``) is deprecated in torch 2.x but still ships;
@@ -44,7 +46,7 @@ from typing import Callable, List
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATION_CODES", "MemberThreads", "compiled_segment", "sgd_segment", "SEGMENT_STEPS"]
+__all__ = ["ACTIVATION_CODES", "THREAD_COUNT_LOCK", "MemberThreads", "compiled_segment", "sgd_segment", "SEGMENT_STEPS"]
 
 SEGMENT_STEPS = 50  # steps of one member per call: the threads balance to within a segment
 ACTIVATION_CODES: dict[type, int] = {nn.ReLU: 1, nn.Tanh: 2, nn.Sigmoid: 3}  # 0: none (identity)
@@ -52,7 +54,7 @@ ACTIVATION_CODES: dict[type, int] = {nn.ReLU: 1, nn.Tanh: 2, nn.Sigmoid: 3}  # 0
 
 def _momentum_step(w: torch.Tensor, delta: torch.Tensor, h_in: torch.Tensor, scratch: torch.Tensor,
                    buf: torch.Tensor, decay: float, l2: float, lr: float, momentum: float, nesterov: bool) -> None:
-    """torch.optim.SGD's momentum step on ``w`` for the gradient ``δᵀh + α·w`` after the decoupled decay ``w ← decay·w``.
+    """torch.optim.SGD's momentum step on ``w`` for the gradient ``δᵀh + α·w``, after the decay ``w ← decay·w``.
 
     ``buf ← μ·buf + g`` with the buffer at zero before the first step (torch's ``buf = g``
     exactly); then ``w ← decay·w − η·buf``, or with Nesterov ``− η·(g + μ·buf)``. Without
@@ -160,28 +162,24 @@ def compiled_segment() -> tuple[Callable[..., None], bool]:
     return scripted, not isinstance(scripted, type(sgd_segment))  # PYTORCH_JIT=0 hands back the function
 
 
-_INTRA_OP = threading.Lock()
-_intra_op_users = 0
-_intra_op_saved = 1
+THREAD_COUNT_LOCK = threading.Lock()  # held while a pass runs its members at its own intra-op count
 
 
 @contextlib.contextmanager
-def _one_intra_op_thread() -> Iterator[None]:
-    """torch's intra-op threads at 1 while any pass of this process runs its members (passes may overlap in
-    threads of one process: the first to enter saves the count, the last to leave restores it)."""
-    global _intra_op_users, _intra_op_saved
-    with _INTRA_OP:
-        if _intra_op_users == 0:
-            _intra_op_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _intra_op_users += 1
-    try:
-        yield
-    finally:
-        with _INTRA_OP:
-            _intra_op_users -= 1
-            if _intra_op_users == 0:
-                torch.set_num_threads(_intra_op_saved)
+def _intra_op_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads at ``count`` while a pass runs its members, then back to the calling thread's.
+
+    torch's count is partly per thread (OpenMP keeps one per thread, MKL one per process),
+    so passes in threads of one process take turns here rather than overlap, and code that
+    sets the count while passes may run (a Dask task's start) takes ``THREAD_COUNT_LOCK``.
+    """
+    with THREAD_COUNT_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 class MemberThreads:
@@ -189,7 +187,9 @@ class MemberThreads:
 
     ``step(row, a, b)`` runs member ``row``'s steps a…b−1. Each member's segments run in
     order, one at a time; the members queue for the threads. torch's intra-op thread
-    count is 1 while they run (each op on its calling thread) and is restored after.
+    count is 1 while they run (each op on its calling thread), or ``threads // M`` when
+    there are fewer members M than threads (one member on a 2-core machine: its ops use
+    both cores), and is restored after; two runs in threads of one process take turns.
     An exception in a thread stops the others after their current segment and is
     raised here; so is a KeyboardInterrupt of the calling thread.
     """
@@ -225,7 +225,7 @@ class MemberThreads:
                         work.put((row, end))
 
         count = min(self.threads, len(members))
-        with _one_intra_op_thread():
+        with _intra_op_threads(max(1, self.threads // count)):
             if count == 1:
                 worker()
             else:

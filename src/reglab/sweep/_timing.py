@@ -107,9 +107,13 @@ def time_engines(configs: Sequence[RunConfig], splits: Splits | None = None, *, 
     idx = torch.arange(min(bs, n), device=trainer.device).expand(len(configs), -1)
     if trainer.threads:  # the members side by side: one step of each, on the pass's threads
         member_steps = trainer.side_by_side_steps(torch.arange(n).expand(len(configs), -1),
-                                                  torch.empty((len(configs), 1), dtype=trainer.dtype))
+                                                  torch.empty((len(configs), PROBE_STEPS), dtype=trainer.dtype))
         runner, rows = MemberThreads(trainer.threads), range(len(configs))
-        vectorized = _timer(lambda: runner.run(member_steps, rows, 0, 1), trainer.device)
+        per_call = min(PROBE_STEPS, math.ceil(n / bs))  # a few steps per call, as in a pass (thread start-up spread)
+        timed = _timer(lambda: runner.run(member_steps, rows, 0, per_call, segment=per_call), trainer.device)
+
+        def vectorized() -> float:
+            return timed() / per_call
     else:
         l1_alpha = trainer._l1_alphas()
         vectorized = _timer(lambda: trainer._step(idx, l1_alpha), trainer.device)

@@ -3,8 +3,9 @@
 :func:`run_unit` is a plain top-level function of picklable data in, picklable
 data out, so a thread, a process pool or a Dask worker can run it alike. Faults
 stay inside their point: a point that raises is returned as ``failed`` with its
-reason; when a vectorized pass raises, its members are retrained one by one
-through :func:`reglab.train.train`, so only the point at fault fails.
+reason; when a vectorized pass raises, its members are retrained one by one from the
+start (the failed pass's checkpoints are dropped) through :func:`reglab.train.train`,
+so only the point at fault fails.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from reglab.config import RunConfig, parse_config
@@ -22,7 +24,7 @@ from reglab.store import RunLock, owner_pid
 from reglab.sweep._checkpoint import checkpoint_epoch
 from reglab.sweep._engine import PROBE_STEPS, MemberResult, SeparateIsFaster, _final, train_vectorized
 from reglab.sweep._plan import Member, WorkUnit
-from reglab.train import Trainer, train
+from reglab.train import CHECKPOINT, Trainer, train
 
 __all__ = ["PointOutcome", "run_unit"]
 
@@ -147,17 +149,23 @@ def _pass(members: list[Member], reason: str, progress: ProgressFn | None, data:
     except reraise:
         raise
     except Exception as exc:  # isolate the fault: each member on its own, so only the culprit fails
-        why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately"
-        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress, data)) for m in members}
+        why = f"the vectorized pass failed ({type(exc).__name__}: {exc}); each point ran separately from the start"
+        return {m.index: PointOutcome(m.index, "separate", why, _separate(m, progress, data, fresh=True))
+                for m in members}
     return {m.index: PointOutcome(m.index, "vectorized", reason, r) for m, r in zip(members, results)}
 
 
-def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits) -> MemberResult:
+def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits, *,
+              fresh: bool = False) -> MemberResult:
+    """Train one point on its own, in its run folder (continuing from the folder's checkpoint, or with
+    ``fresh`` from the start: after a failed pass, whose checkpoints are not trusted)."""
     start = time.perf_counter()
+    if fresh and member.run_dir is not None:
+        for name in (CHECKPOINT, "metrics.jsonl"):
+            Path(member.run_dir, name).unlink(missing_ok=True)
     try:
         cfg = parse_config(member.config)
         epoch_progress = (lambda e, total, _metrics: progress(e, total)) if progress else None
-        resumed_from = checkpoint_epoch(member.run_dir)
         result = train(cfg, progress=epoch_progress, trainer=Trainer(cfg, splits=data.get(cfg)),
                        folder=member.run_dir)
     except ReglabError as exc:
@@ -166,7 +174,7 @@ def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits) 
         return MemberResult("failed", f"internal error {type(exc).__name__}: {exc}", [], _final([]), [],
                             time.perf_counter() - start, "internal")
     return MemberResult(result.status, result.reason, result.history, result.final, result.penalized,
-                        time.perf_counter() - start, resumed_from=resumed_from,
+                        time.perf_counter() - start, resumed_from=result.resumed_from,
                         model=result.model if data.keep_models else None)
 
 

@@ -52,6 +52,7 @@ class RunResult:
     run_dir: str | None = None
     regularizers: dict[str, Any] = field(default_factory=dict)
     model: Any = field(default=None, repr=False)
+    resumed_from: int = 0  # the epoch of the checkpoint the run continued from (0: trained from the start)
 
     def to_json(self) -> dict[str, Any]:
         return strict_json({
@@ -118,14 +119,14 @@ def train(cfg: RunConfig, *, out: str | os.PathLike | None = None, resume: bool 
             log(f"training on {trainer.splits.name} ({len(trainer.splits.train)} examples), device "
                 f"{trainer.device}; penalized: {', '.join(trainer.penalized) or 'nothing'}"
                 + (f"; resuming {run_id} at epoch {trainer.epoch}" if resume else ""))
-        return _loop(cfg, chash, trainer, store, run_id, run_dir, progress)
+        return _loop(cfg, chash, trainer, store, run_id, run_dir, progress, resumed_from=trainer.epoch)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _loop(cfg: RunConfig, chash: str, trainer: Trainer, store: RunStore | None, run_id: str | None,
-          run_dir: Path | None, progress: ProgressFn | None) -> RunResult:
+          run_dir: Path | None, progress: ProgressFn | None, *, resumed_from: int = 0) -> RunResult:
     if store is not None:
         store.mark_running(run_id, trainer.penalized)
         store.record_epochs(run_id, trainer.history, len(trainer.history))
@@ -174,7 +175,7 @@ def _loop(cfg: RunConfig, chash: str, trainer: Trainer, store: RunStore | None, 
     if store is not None:
         store.finish(run_id, status, reason, final, time.perf_counter() - start)
     return RunResult(run_id, status, reason, final, trainer.history, trainer.penalized, chash,
-                     str(run_dir) if run_dir else None, trainer.reg.describe(), trainer.model)
+                     str(run_dir) if run_dir else None, trainer.reg.describe(), trainer.model, resumed_from)
 
 
 def _best_effort(write: Callable[[], None]) -> None:
