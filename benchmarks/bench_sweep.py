@@ -42,7 +42,14 @@ checkpoints add ≈ 0.9 s for the five points). Goal NOT met at batch 10 there; 
 lighter load gave 3.3–8.6× at batch 10. At batch 100 a step is compute-bound on both sides and
 reglab also measures loss and error on all three splits every epoch (0.3 s here).
 
-Quiet machine (load < 2), 2 threads, after the store stopped fsyncing every commit (2026-12-03): batch 10
+After the members went side by side on the cores (``reglab.sweep._parallel``, 2026-12-03), quiet machine,
+2 threads, median of 5, three runs: batch 10 engine auto 3.82×, 4.90× and 4.04× the idiomatic loops (3.5–4.1×
+the lean loops; the whole sweep with its store 3.1–4.3×); batch 100 engine auto 1.75×, 1.92× and 1.54× (whole
+sweep 1.2–1.5×). ``--full``: mnist-weight-decay --seeds 3 (momentum 0.9, now side by side too) 116.3 s through the
+engine vs 174.8 s as separate runs (1.50×; 142.1 vs 261.8 s in a noisier run). At ``--threads 1`` batch 10 is
+2.3× (one core: no members in parallel; the loops cannot use a second core at batch 10 either).
+
+Before that, quiet machine (load < 2), 2 threads, after the store stopped fsyncing every commit: batch 10
 engine auto 2.84× the idiomatic loops (median of 3; 2.40× median of 5, 3.48× one repeat), 2.1–2.2× the lean
 loops, whole sweep 2.2–2.4×; batch 100 engine auto 1.5–1.8×, whole sweep 1.2–1.4×. ``--full``:
 mnist-weight-decay --seeds 3 took 173.9 s through the engine and 171.9 s as separate runs (0.99×: at batch 64
