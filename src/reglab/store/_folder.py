@@ -106,6 +106,12 @@ class RunFolder:
         """Replace the file by exactly ``rows``, atomically (a resumed run drops what came after its checkpoint)."""
         write_atomic(self.metrics_path, "".join(dumps(r) + "\n" for r in rows))
 
+    def reset_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Make the file hold exactly ``rows`` (what a killed run wrote past its checkpoint goes; an absent or
+        empty file stays as it is when ``rows`` is empty)."""
+        if rows or (self.metrics_path.exists() and self.metrics_path.stat().st_size):
+            self.write_metrics(rows)
+
     def read_metrics(self) -> list[dict[str, Any]]:
         """Per-epoch rows in order; a torn last line is skipped, and a later row for an epoch wins."""
         try:

@@ -106,13 +106,11 @@ class MemberCheckpoints:
         """A resumed member's ``metrics.jsonl`` holds exactly the epochs of its checkpoint."""
         folder = self.folder(member)
         if folder is not None:
-            folder.write_metrics(history)
+            folder.reset_metrics(history)
 
     def reset_metrics(self, member: int) -> None:
         """A member that starts from scratch in a used folder (its checkpoint unreadable) drops the old lines."""
-        folder = self.folder(member)
-        if folder is not None and folder.metrics_path.exists() and folder.metrics_path.stat().st_size:
-            folder.write_metrics([])
+        self.truncate_metrics(member, [])
 
     def append_metrics(self, member: int, row: dict[str, Any]) -> None:
         folder = self.folder(member)

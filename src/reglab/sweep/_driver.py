@@ -98,7 +98,8 @@ class SweepResult:
     def to_json(self) -> dict[str, Any]:
         return strict_json({"sweep_id": self.sweep_id, "executor": self.executor, "dry_run": self.dry_run,
                             "points": [p.to_json() for p in self.points], "new_runs": self.new_runs,
-                            "resumed": self.resumed, "skipped": self.skipped, "seconds": self.seconds, "out": self.out})
+                            "resumed": self.resumed, "skipped": self.skipped, "seconds": self.seconds,
+                            "out": self.out})
 
 
 def _versions() -> dict[str, str]:

@@ -337,27 +337,19 @@ class VectorizedTrainer:
 
         The separate loop adds α·w to the gradient (L2, on the weights before the step),
         multiplies w by 1 − η·wd (decoupled decay), then steps: in exact arithmetic
-        c = Π(1 − η·wd) − η·Σα over the slots that hold the tensor.
+        c = Π(1 − η·wd) − η·Σα over the slots that hold the tensor (:meth:`_decay_and_l2`).
+        A tensor whose factor is 1 for every member is left out.
         """
         if "decay" not in self._columns:
-            lrs = self.lrs_active
-            factors: dict[str, list[float]] = {}
-            for kind in ("weight_decay", "l2"):  # the decay products first, then the L2 terms
-                for slot in self.slots:
-                    for n in slot.names:
-                        column = factors.setdefault(n, [1.0] * len(lrs))
-                        for row, (k, v) in enumerate(zip(slot.kinds, slot.value)):
-                            if k == kind == "weight_decay" and v != 0.0:
-                                column[row] *= 1.0 - lrs[row] * v
-                            elif k == kind == "l2" and v != 0.0:
-                                column[row] -= lrs[row] * v
+            fused = {n: [d - lr * a for d, a, lr in zip(decay, l2, self.lrs_active)]
+                     for n, (decay, l2) in self._decay_and_l2().items()}
             self._columns["decay"] = {n: (c, torch.tensor(c, dtype=self.dtype, device=self.device))
-                                      for n, c in factors.items() if any(f != 1.0 for f in c)}
+                                      for n, c in fused.items() if any(f != 1.0 for f in c)}
         return self._columns["decay"]
 
     def _decay_and_l2(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Per tensor, each member's decoupled-decay factor Π(1 − η·wd) and summed L2 strength Σα (SGD with
-        momentum side by side: the gradient ∇C₀ + Σα·w, then the decay, then torch's momentum step)."""
+        """Per tensor, each member's decoupled-decay factor Π(1 − η·wd) and summed L2 strength Σα (with momentum
+        side by side: the gradient ∇C₀ + Σα·w, then the decay, then torch's momentum step; fused in ``_decay``)."""
         lrs = self.lrs_active
         out = {n: ([1.0] * len(lrs), [0.0] * len(lrs)) for n in self.params}
         for slot in self.slots:

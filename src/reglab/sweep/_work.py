@@ -21,6 +21,7 @@ from reglab.config import RunConfig, parse_config
 from reglab.data import Splits, load_dataset
 from reglab.errors import ReglabError
 from reglab.store import RunLock, owner_pid
+from reglab.store._folder import RunFolder
 from reglab.sweep._checkpoint import checkpoint_epoch
 from reglab.sweep._engine import PROBE_STEPS, MemberResult, SeparateIsFaster, _final, train_vectorized
 from reglab.sweep._plan import Member, WorkUnit
@@ -161,8 +162,8 @@ def _separate(member: Member, progress: ProgressFn | None, data: _SharedSplits, 
     ``fresh`` from the start: after a failed pass, whose checkpoints are not trusted)."""
     start = time.perf_counter()
     if fresh and member.run_dir is not None:
-        for name in (CHECKPOINT, "metrics.jsonl"):
-            Path(member.run_dir, name).unlink(missing_ok=True)
+        Path(member.run_dir, CHECKPOINT).unlink(missing_ok=True)
+        RunFolder(member.run_dir).reset_metrics([])
     try:
         cfg = parse_config(member.config)
         epoch_progress = (lambda e, total, _metrics: progress(e, total)) if progress else None

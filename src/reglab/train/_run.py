@@ -254,9 +254,7 @@ def _continue_in_folder(trainer: Trainer, run_dir: Path) -> None:
             trainer.load_state_dict(torch.load(path, map_location=trainer.device, weights_only=False))
         except Exception:  # a damaged file: the point trains from the start, as a vectorized member does
             trainer.load_state_dict(fresh)
-    folder = RunFolder(run_dir)
-    if trainer.history or (folder.metrics_path.exists() and folder.metrics_path.stat().st_size):
-        folder.write_metrics(trainer.history)
+    RunFolder(run_dir).reset_metrics(trainer.history)
 
 
 def _load_checkpoint(trainer: Trainer, path: Path, run_id: str) -> None:
